@@ -1,0 +1,39 @@
+# Two commands matter: `make demo` and `make test`. Both create .venv when needed and install from wheels only.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+PIP     = $(BIN)/python -m pip install --only-binary=:all: -c constraints.txt
+OUT    ?= outputs
+
+.PHONY: demo test install install-dev lint benchmark clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
+	$(PIP) --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(PIP) --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+demo: install
+	$(BIN)/facility-planner demand --area beijing --cell-size 500 --out $(OUT)/beijing_demand_500m.gpkg --force
+
+lint: install-dev
+	$(BIN)/ruff check facility_planner tests benchmarks
+	$(BIN)/ruff format --check facility_planner tests benchmarks
+
+test: install-dev lint
+	$(BIN)/python -m pytest -q
+
+benchmark: install-dev
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) $(OUT) .pytest_cache .ruff_cache

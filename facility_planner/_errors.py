@@ -1,0 +1,48 @@
+"""The small family of exceptions facility_planner raises.
+
+Every error a user can cause is a :class:`FacilityPlannerError`. Validation errors list *every* problem found
+in one message, each with how to fix it, so a planner fixes a file once rather than once per problem.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+class FacilityPlannerError(Exception):
+    """Base class of every error raised on purpose by facility_planner."""
+
+
+class ValidationError(FacilityPlannerError, ValueError):
+    """Input data that cannot be used as given. ``problems`` holds one line per problem."""
+
+    def __init__(self, what: str, problems: Iterable[str]) -> None:
+        self.what = what
+        self.problems = list(problems)
+        n = len(self.problems)
+        lines = [f"{what}: {n} problem{'s' if n != 1 else ''} found"]
+        lines += [f"  {i}. {p}" for i, p in enumerate(self.problems, 1)]
+        super().__init__("\n".join(lines))
+
+
+class ScenarioError(ValidationError):
+    """A scenario file that does not validate."""
+
+
+class InfeasibleModelError(FacilityPlannerError, RuntimeError):
+    """A model whose constraints cannot all be met; ``reasons`` says which units and why."""
+
+    def __init__(self, message: str, reasons: Iterable[str] = ()) -> None:
+        self.reasons = list(reasons)
+        text = message
+        if self.reasons:
+            text += "\n" + "\n".join(f"  - {r}" for r in self.reasons)
+        super().__init__(text)
+
+
+class SolverError(FacilityPlannerError, RuntimeError):
+    """The solver failed or is not available."""
+
+
+class OutputExistsError(FacilityPlannerError, FileExistsError):
+    """Refusing to overwrite existing output."""

@@ -1,0 +1,363 @@
+"""Boundaries of every level, their codes and hierarchy, read from the bundled Beijing data or a user's files.
+
+Levels: 16 districts (区) → township-level units (街道 subdistrict, 镇 town, 乡 township, 地区 area office) →
+communities (居委会) and villages (村委会).
+
+The bundled township polygons (poi86.com, 331 features) predate the 2019–2021 reforms; the official list of
+township-level units is the NBS 2023 code list (343 administrative units plus 6 non-administrative zones). The two
+are joined by code (matched by name within a district when the data were staged, see ``data/beijing/PROVENANCE.md``).
+What does not join is never dropped: :attr:`BeijingAreas.join_report` lists every polygon without a 2023 code and
+every 2023 unit without a polygon, with the reason.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyproj
+import shapely
+
+from . import settings
+from ._errors import ValidationError
+from ._validate import Problems, check_geometries
+from .coords import WGS84, CoordSystem, coord_system_from_name, from_gcj02
+
+#: Township-level kinds, with their Chinese suffixes. ``rural`` kinds are the ones the cemetery target counts.
+KINDS = {
+    "subdistrict": "街道",
+    "town": "镇",
+    "township": "乡",
+    "area_office": "地区",
+    "special_zone": "非行政区域",
+}
+RURAL_KINDS = ("town", "township", "area_office")
+
+
+def data_dir(path: str | Path | None = None) -> Path:
+    """The folder holding the bundled Beijing data (``data/beijing``), or ``path`` when given.
+
+    Looks in :data:`facility_planner.settings.data_dir`, then beside the package in a source checkout, then inside
+    the installed package.
+    """
+    candidates = [Path(path)] if path is not None else []
+    if settings.data_dir is not None:
+        candidates.append(Path(settings.data_dir))
+    here = Path(__file__).resolve().parent
+    candidates += [here.parent / "data" / "beijing", here / "_data" / "beijing"]
+    for c in candidates:
+        if (c / "districts_wgs84.geojson").exists():
+            return c
+    raise ValidationError(
+        "bundled data",
+        [
+            f"no Beijing data folder found (looked in {', '.join(str(c) for c in candidates)}); "
+            "run from a clone of the repository or set `facility_planner.settings.data_dir`."
+        ],
+    )
+
+
+def _kind_from_label(kind: str | float | None, name: str) -> str:
+    if isinstance(kind, str) and kind:
+        k = kind.split("(")[0]
+        if k in KINDS:
+            return k
+    if name.endswith("街道"):
+        return "subdistrict"
+    if name.endswith("地区") or name.endswith("地区办事处"):
+        return "area_office"
+    if name.endswith("乡"):
+        return "township"
+    if name.endswith("镇"):
+        return "town"
+    return "special_zone"
+
+
+def read_vector(
+    path: str | Path, *, coord_system: CoordSystem | None = None, what: str | None = None
+) -> gpd.GeoDataFrame:
+    """Read a vector file (GeoJSON, GeoPackage, …) into WGS-84, converting GCJ-02 only when tagged.
+
+    Parameters
+    ----------
+    path
+        The file. A name ending in ``_gcj02`` (e.g. ``stations_gcj02.geojson``) declares GCJ-02.
+    coord_system
+        ``"wgs84"`` or ``"gcj02"``: what the lon/lat in the file really are. Needed when the name and the
+        contents disagree; GCJ-02 data always say EPSG:4326 in their header, so only you can tell.
+
+    Raises
+    ------
+    ValidationError
+        No such file, no CRS, or a name that says GCJ-02 without ``coord_system`` confirming it.
+    """
+    what = what or f"`{path}`"
+    problems = Problems(what)
+    p = Path(path)
+    if not p.exists():
+        problems.add(f"file not found: {p}; check the path.")
+        problems.raise_if_any()
+    named = coord_system_from_name(str(p))
+    src = str(p)
+    if src.endswith(".gz"):
+        src = "/vsigzip/" + src
+    try:
+        gdf = gpd.read_file(src)
+    except Exception as exc:
+        problems.add(f"could not read the file ({exc}); is it a vector file (GeoJSON, GeoPackage, Shapefile)?")
+        problems.raise_if_any()
+    if gdf.crs is None:
+        problems.add(
+            "the file has no coordinate reference system; set one with `gdf.set_crs('EPSG:4326')` (lon/lat) "
+            "or the projected CRS it really uses, and save it again."
+        )
+    if named == "gcj02" and coord_system is None:
+        problems.add(
+            "the file name says GCJ-02 (Gaode/Amap coordinates) but `coord_system` was not given; pass "
+            "coord_system='gcj02' to convert it to WGS-84, or rename the file if it is really WGS-84."
+        )
+    problems.raise_if_any()
+    system = coord_system or named or "wgs84"
+    if system == "gcj02":
+        if not gdf.crs.equals(pyproj.CRS(WGS84)) and not gdf.crs.equals(pyproj.CRS("OGC:CRS84")):
+            problems.add(f"GCJ-02 data must be lon/lat; the file's CRS is {gdf.crs.to_string()}.")
+            problems.raise_if_any()
+        gdf = from_gcj02(gdf.set_crs(WGS84, allow_override=True))
+    else:
+        gdf = gdf.to_crs(WGS84)
+    return gdf
+
+
+def check_not_shifted(gdf: gpd.GeoDataFrame, reference: gpd.GeoDataFrame, what: str) -> list[str]:
+    """Problems if ``gdf`` (said to be WGS-84) fits ``reference`` better once shifted from GCJ-02 to WGS-84.
+
+    GCJ-02 data read as WGS-84 sit 500–600 m off in Beijing. This compares boundary vertices with the reference
+    outline both ways; it never converts anything, it only refuses data that are evidently untagged GCJ-02.
+    """
+    from .coords import BEIJING_UTM
+
+    outline = shapely.union_all(reference.to_crs(BEIJING_UTM).geometry.boundary.values)
+    pts = shapely.get_coordinates(gdf.to_crs(WGS84).union_all().boundary)
+    if len(pts) == 0:
+        return []
+    rng = np.random.default_rng(0)
+    pts = pts[rng.choice(len(pts), size=min(2000, len(pts)), replace=False)]
+    shifted = np.column_stack(
+        from_gcj02(gpd.GeoDataFrame(geometry=gpd.points_from_xy(*pts.T), crs=WGS84)).geometry.get_coordinates().values.T
+    )
+    tr = pyproj.Transformer.from_crs(WGS84, BEIJING_UTM, always_xy=True)
+    d_as_is = shapely.distance(shapely.points(np.column_stack(tr.transform(*pts.T))), outline)
+    d_shift = shapely.distance(shapely.points(np.column_stack(tr.transform(*shifted.T))), outline)
+    near_as_is = np.median(d_as_is)
+    near_shift = np.median(d_shift)
+    if near_shift < 100 and near_as_is > 3 * near_shift + 150:
+        return [
+            f"{what} looks like GCJ-02 (Gaode/Amap) coordinates labelled as WGS-84: its boundary lies a median "
+            f"{near_as_is:.0f} m from the official outline as given but {near_shift:.0f} m once converted from "
+            "GCJ-02. If it is GCJ-02, say so with coord_system='gcj02'."
+        ]
+    return []
+
+
+def load_districts(path: str | Path | None = None) -> gpd.GeoDataFrame:
+    """The 16 districts of Beijing, WGS-84, with ``district_code``, ``name_zh``, ``name_en``, ``name_pinyin``."""
+    d = data_dir(path)
+    gdf = read_vector(d / "districts_wgs84.geojson")
+    gdf = gdf.rename(columns={"adcode": "district_code"})
+    gdf["district_code"] = gdf["district_code"].astype(str)
+    return (
+        gdf[["district_code", "name_zh", "name_en", "name_pinyin", "geometry"]]
+        .sort_values("district_code")
+        .reset_index(drop=True)
+    )
+
+
+def load_township_codes(path: str | Path | None = None, *, include_special: bool = False) -> pd.DataFrame:
+    """The NBS 2023 township-level units: ``township_code``, ``name_zh``, ``kind``, ``district_code``, ``district_name``.
+
+    By default the 6 non-administrative special zones (development zones, airport) are left out, giving 343 units.
+    """
+    d = data_dir(path)
+    df = pd.read_csv(d / "townships_2023_codes.csv", dtype=str)
+    df["kind"] = [_kind_from_label(k, n) for k, n in zip(df["kind"], df["name_zh"], strict=True)]
+    df = df.rename(columns={"code": "township_code", "district_adcode": "district_code"})
+    if not include_special:
+        df = df[df["kind"] != "special_zone"]
+    return df.reset_index(drop=True)
+
+
+def load_community_codes(path: str | Path | None = None) -> pd.DataFrame:
+    """The 7,535 NBS 2023 community (居委会) and village (村委会) units, with location where one is known.
+
+    Columns: ``community_code``, ``name_zh``, ``kind`` (``community``/``village``), ``township_code``,
+    ``district_code``, ``lon``, ``lat`` (WGS-84, NaN where unknown) and ``has_location``.
+    """
+    d = data_dir(path)
+    df = pd.read_csv(d / "villages_communities_2023_codes.csv", dtype=str)
+    df = df.rename(columns={"code": "community_code", "district_adcode": "district_code"})
+    df["kind"] = np.where(df["kind"].str.startswith("community"), "community", "village")
+    pts = read_vector(d / "village_community_points_adcode2016_wgs84.geojson")
+    pts = pts[["code", "geometry"]].drop_duplicates("code")
+    loc = pd.DataFrame({"community_code": pts["code"].astype(str), "lon": pts.geometry.x, "lat": pts.geometry.y})
+    df = df.merge(loc, on="community_code", how="left")
+    df["has_location"] = df["lon"].notna()
+    return df
+
+
+@dataclass
+class BeijingAreas:
+    """Every boundary level of Beijing, joined, with what did not join.
+
+    Attributes
+    ----------
+    districts
+        16 district polygons (WGS-84).
+    townships
+        331 township polygons (WGS-84), one row per polygon: ``township_code`` (the NBS 2023 code where the
+        polygon joins one, else ``poi86:<district>:<name>``), ``name_zh``, ``kind``, ``district_code``,
+        ``join_status`` (``exact``, ``renamed``, ``superseded_by_reform``, ``unmatched``), ``wp_pop``.
+    units
+        The 343 NBS 2023 township-level units with ``has_polygon``.
+    communities
+        The 7,535 community/village units (:func:`load_community_codes`).
+    join_report
+        One row for every polygon without a 2023 code and every 2023 unit without a polygon.
+    """
+
+    districts: gpd.GeoDataFrame
+    townships: gpd.GeoDataFrame
+    units: pd.DataFrame
+    communities: pd.DataFrame
+    join_report: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+
+    def district_code(self, name: str) -> str:
+        """The 6-digit code of a district given as code, Chinese name (海淀区/海淀) or English name (Haidian)."""
+        return resolve_district(self.districts, name)
+
+
+def resolve_district(districts: pd.DataFrame, name: str) -> str:
+    key = str(name).strip()
+    low = key.lower().removesuffix(" district")
+    for _, r in districts.iterrows():
+        if key in (r["district_code"], r["name_zh"], r["name_zh"].removesuffix("区")) or low in (
+            str(r["name_pinyin"]).lower(),
+            str(r["name_en"]).lower().removesuffix(" district"),
+        ):
+            return str(r["district_code"])
+    names = ", ".join(f"{r.name_pinyin} ({r.name_zh}, {r.district_code})" for r in districts.itertuples())
+    raise ValidationError("`district`", [f"no district called {name!r}; choose one of: {names}."])
+
+
+def load_beijing(path: str | Path | None = None) -> BeijingAreas:
+    """Load and join every bundled Beijing boundary and code list.
+
+    Examples
+    --------
+    >>> areas = load_beijing()
+    >>> len(areas.districts), len(areas.townships), len(areas.units)
+    (16, 331, 343)
+    """
+    d = data_dir(path)
+    districts = load_districts(d)
+    units = load_township_codes(d, include_special=True)
+    src = read_vector(d / "townships_poi86_beijing_wgs84.geojson")
+    problems = Problems("`townships_poi86_beijing_wgs84.geojson`")
+    check_geometries(src, problems)
+    problems.raise_if_any()
+
+    unit_by_code = units.set_index("township_code")
+    codes, names, kinds, status = [], [], [], []
+    for r in src.itertuples():
+        code = r.code_2023 if isinstance(r.code_2023, str) and r.code_2023 else None
+        if code is not None and code in unit_by_code.index:
+            u = unit_by_code.loc[code]
+            codes.append(code)
+            names.append(u["name_zh"])
+            kinds.append(u["kind"])
+            status.append("exact" if r.match == "exact" else "renamed")
+        else:
+            codes.append(f"poi86:{r.district_adcode}:{r.name_zh_src}")
+            names.append(r.name_zh_src)
+            kinds.append(_kind_from_label(None, r.name_zh_src))
+            status.append(str(r.match) if r.match == "superseded_by_reform" else "unmatched")
+    townships = gpd.GeoDataFrame(
+        {
+            "township_code": codes,
+            "name_zh": names,
+            "name_zh_source": src["name_zh_src"].values,
+            "kind": kinds,
+            "district_code": src["district_adcode"].astype(str).values,
+            "join_status": status,
+            "wp_pop": pd.to_numeric(src["wp_pop"]).astype("int64").values,
+        },
+        geometry=src.geometry.values,
+        crs=WGS84,
+    )
+    dup = townships["township_code"].duplicated(keep=False)
+    if dup.any():
+        raise ValidationError(
+            "township polygons", [f"several polygons share code(s) {sorted(set(townships.loc[dup, 'township_code']))}"]
+        )
+
+    with_polygon = set(townships["township_code"])
+    units["has_polygon"] = units["township_code"].isin(with_polygon)
+    rows = []
+    for r in townships[townships["join_status"].isin(["superseded_by_reform", "unmatched"])].itertuples():
+        reason = (
+            "old unit split up by the 2019–2021 reforms; its people are counted in this polygon"
+            if r.join_status == "superseded_by_reform"
+            else "no NBS 2023 unit of this name in the district; its people are counted in this polygon"
+        )
+        rows.append(
+            {
+                "side": "polygon without 2023 code",
+                "township_code": r.township_code,
+                "name_zh": r.name_zh,
+                "district_code": r.district_code,
+                "kind": r.kind,
+                "reason": reason,
+            }
+        )
+    for r in units[~units["has_polygon"]].itertuples():
+        reason = (
+            "non-administrative zone (development zone or airport); not a planning unit"
+            if r.kind == "special_zone"
+            else "unit created after the polygons were drawn (2019–2021 reforms); its area and people lie inside "
+            "older polygons of the same district, so no per-unit figures can be given"
+        )
+        rows.append(
+            {
+                "side": "2023 unit without polygon",
+                "township_code": r.township_code,
+                "name_zh": r.name_zh,
+                "district_code": r.district_code,
+                "kind": r.kind,
+                "reason": reason,
+            }
+        )
+    report = pd.DataFrame(rows, columns=["side", "township_code", "name_zh", "district_code", "kind", "reason"])
+    units_admin = units[units["kind"] != "special_zone"].reset_index(drop=True)
+    notes = [
+        f"{int(units_admin['has_polygon'].sum())} of {len(units_admin)} township-level units (NBS 2023) have a polygon; "
+        f"{int((~units_admin['has_polygon']).sum())} do not (new subdistricts of 2019–2021, listed in the join report).",
+        f"{int((townships['join_status'].isin(['superseded_by_reform', 'unmatched'])).sum())} of {len(townships)} "
+        "polygons carry no 2023 code; they keep a `poi86:` code and their population.",
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        communities = load_community_codes(d)
+    return BeijingAreas(districts, townships, units_admin, communities, report, notes)
+
+
+def load_haidian_census(path: str | Path | None = None) -> pd.DataFrame:
+    """2020 census population of Haidian's 29 township-level units: ``township_code``, ``pop_2020``."""
+    d = data_dir(path)
+    gdf = read_vector(d / "haidian_townships_wgs84.geojson")
+    return pd.DataFrame(
+        {"township_code": gdf["code"].astype(str), "pop_2020": pd.to_numeric(gdf["pop_2020"]).astype("int64")}
+    )

@@ -1,0 +1,90 @@
+"""The ``facility-planner`` command: each command calls one library function and only formats its output."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ._errors import FacilityPlannerError
+
+app = typer.Typer(
+    help="Plan public service facilities: demand layers, location models, plans and maps.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _root() -> None:
+    """Plan public service facilities: demand layers, location models, plans and maps."""
+
+
+def _friendly(func):
+    """Turn our errors into a clear message and exit code 2, never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except FacilityPlannerError as exc:
+            typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            typer.secho("interrupted; nothing was written.", err=True)
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+def _print_table(df, *, floatfmt: str = "{:,.0f}") -> None:
+    import pandas as pd
+
+    with pd.option_context("display.max_rows", 500, "display.width", 200, "display.max_columns", 30):
+        typer.echo(df.to_string(index=False, float_format=lambda v: floatfmt.format(v)))
+
+
+@app.command()
+@_friendly
+def demand(
+    out: Annotated[
+        Path, typer.Option("--out", help="GeoPackage to write (layers cells, townships, communities, districts).")
+    ],
+    area: Annotated[str, typer.Option(help="Area to build; only 'beijing' is bundled.")] = "beijing",
+    district: Annotated[str | None, typer.Option(help="One district: code, 海淀 or Haidian.")] = None,
+    cell_size: Annotated[float, typer.Option("--cell-size", help="Cell size in metres.")] = 500.0,
+    shape: Annotated[str, typer.Option(help="square or hex.")] = "square",
+    force: Annotated[bool, typer.Option("--force", help="Overwrite OUT if it exists.")] = False,
+) -> None:
+    """Build the census-controlled demand layer and print a per-district table of totals."""
+    from .demand import beijing_demand
+
+    if area.lower() != "beijing":
+        raise FacilityPlannerError(f"area {area!r} is not bundled; only 'beijing' is. Other areas: use the Python API.")
+    if out.exists() and not force:
+        raise FacilityPlannerError(f"{out} exists; choose another --out or pass --force to overwrite it.")
+    layer = beijing_demand(district=district, cell_size_m=cell_size, shape=shape)  # type: ignore[arg-type]
+    layer.to_gpkg(out, overwrite=force)
+    table = layer.district_table()
+    total = table[["cells", "pop", "pop_60", "townships", "census_2020"]].sum()
+    _print_table(table)
+    typer.echo(
+        f"total: {int(total['cells']):,} cells, {int(total['pop']):,} people "
+        f"(census {int(total['census_2020']):,}), {int(total['pop_60']):,} aged 60+"
+    )
+    for note in layer.notes:
+        typer.echo(f"note: {note}")
+    typer.echo(f"{len(layer.join_report)} unit(s) did not join (see layer 'join_report' notes); wrote {out}")
+
+
+def main() -> None:
+    """Entry point of the ``facility-planner`` script."""
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

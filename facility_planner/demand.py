@@ -1,0 +1,402 @@
+"""The demand layer: the area cut into cells carrying population, older population and their unit codes.
+
+Cells are squares or hexagons of a given size in a metric CRS, cut along township boundaries, so every cell lies in
+exactly one township and one district and no cell reaches outside the area. Population is spread inside each
+township by cell area, or by an ancillary weight (street length, building floor area …) when one is given; the
+largest-remainder rule (see :mod:`facility_planner.population`) keeps whole people and exact totals:
+
+* cells of a township add up to the township's population, townships to the district census total;
+* the same holds for the older population;
+* every township with people has at least one cell.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from . import settings
+from ._errors import FacilityPlannerError, ValidationError
+from ._validate import Problems, check_columns, check_geometries, check_numeric_nonnegative, check_unique
+from .coords import WGS84
+from .population import largest_remainder
+
+CellShape = Literal["square", "hex"]
+
+
+def grid_cells(bounds: tuple[float, float, float, float], cell_size_m: float, shape: CellShape = "square"):
+    """Cells covering ``bounds`` (metric): returns (polygons, row index, column index).
+
+    For ``"square"`` cells ``cell_size_m`` is the side; for ``"hex"`` (pointy-top) it is the distance between
+    neighbouring centres, so both shapes have about the same number of cells per km².
+    """
+    xmin, ymin, xmax, ymax = bounds
+    if shape == "square":
+        nx = max(1, math.ceil((xmax - xmin) / cell_size_m))
+        ny = max(1, math.ceil((ymax - ymin) / cell_size_m))
+        cols, rows = np.meshgrid(np.arange(nx), np.arange(ny))
+        cols, rows = cols.ravel(), rows.ravel()
+        x0 = xmin + cols * cell_size_m
+        y0 = ymin + rows * cell_size_m
+        polys = shapely.box(x0, y0, x0 + cell_size_m, y0 + cell_size_m)
+        return polys, rows, cols
+    if shape == "hex":
+        w = cell_size_m  # centre spacing along a row
+        r = w / math.sqrt(3)  # circumradius
+        dy = 1.5 * r
+        nx = math.ceil((xmax - xmin) / w) + 3
+        ny = math.ceil((ymax - ymin) / dy) + 3
+        cols, rows = np.meshgrid(np.arange(nx), np.arange(ny))
+        cols, rows = cols.ravel(), rows.ravel()
+        # vertices on an integer lattice of half-steps, so neighbouring hexagons share bit-identical coordinates
+        kx = (2 * cols + rows % 2)[:, None] + np.array([1, 0, -1, -1, 0, 1])[None, :]
+        ky = (3 * rows)[:, None] + np.array([1, 2, 1, -1, -2, -1])[None, :]
+        xs = (xmin - w) + kx * (w / 2)
+        ys = (ymin - dy) + ky * (r / 2)
+        coords = np.stack([xs, ys], axis=-1)
+        polys = shapely.polygons(coords)
+        return polys, rows, cols
+    raise ValidationError("`shape`", [f"cell shape must be 'square' or 'hex'; got {shape!r}."])
+
+
+def validate_zones(zones: gpd.GeoDataFrame, *, pop_column: str, older_column: str | None) -> None:
+    """Check the zones a demand layer is built from; raise one ValidationError listing every problem."""
+    problems = Problems("`zones`")
+    if not isinstance(zones, gpd.GeoDataFrame):
+        raise ValidationError("`zones`", [f"expected a GeoDataFrame of township polygons; got {type(zones).__name__}."])
+    required = ["township_code", "district_code", pop_column] + ([older_column] if older_column else [])
+    if check_columns(zones, required, problems):
+        check_numeric_nonnegative(zones, pop_column, problems, id_column="township_code")
+        if older_column:
+            check_numeric_nonnegative(zones, older_column, problems, id_column="township_code")
+            p = pd.to_numeric(zones[pop_column], errors="coerce")
+            o = pd.to_numeric(zones[older_column], errors="coerce")
+            over = o > p
+            if over.any():
+                problems.add(
+                    f"`{older_column}` exceeds `{pop_column}` in {int(over.sum())} zone(s); check the age shares."
+                )
+        check_unique(zones, "township_code", problems)
+    if zones.crs is None:
+        problems.add(
+            "`zones` has no CRS; set the one the coordinates are in, e.g. `zones.set_crs('EPSG:4326')` for lon/lat."
+        )
+    check_geometries(zones, problems, id_column="township_code" if "township_code" in zones.columns else None)
+    if len(zones) and not problems:
+        kinds = set(zones.geom_type)
+        if not kinds <= {"Polygon", "MultiPolygon"}:
+            problems.add(f"`zones` must be polygons; found {sorted(kinds)}.")
+    problems.raise_if_any()
+
+
+def _ancillary_weight(pieces: gpd.GeoSeries, ancillary: gpd.GeoDataFrame | gpd.GeoSeries, column: str | None):
+    """Weight per piece from lines (length), points (count or ``column`` sum) or polygons (area)."""
+    anc = ancillary.to_crs(pieces.crs)
+    geoms = anc.geometry.values
+    vals = anc[column].to_numpy(float) if column else np.ones(len(anc))
+    kinds = set(anc.geom_type)
+    left, right = shapely.STRtree(geoms).query(pieces.values, predicate="intersects")
+    if kinds <= {"LineString", "MultiLineString"}:
+        measure = shapely.length(shapely.intersection(pieces.values[left], geoms[right])) * (
+            vals[right] if column else 1.0
+        )
+    elif kinds <= {"Point", "MultiPoint"}:
+        measure = vals[right]
+    else:
+        measure = shapely.area(shapely.intersection(pieces.values[left], geoms[right])) * (
+            vals[right] if column else 1.0
+        )
+    return np.bincount(left, weights=measure, minlength=len(pieces))
+
+
+@dataclass
+class DemandLayer:
+    """Cells with people, plus the tables they were built from.
+
+    Attributes
+    ----------
+    cells
+        GeoDataFrame in the working CRS: ``cell_id``, ``township_code``, ``district_code``, ``pop``, ``pop_60``
+        (older population), ``area_m2``, ``weight``, ``n_communities``, geometry (cell cut to its township).
+    townships
+        Township zones with ``pop``, ``pop_60`` and ``pop_source``.
+    communities
+        Community/village units with a known location, with the ``cell_id`` they lie in.
+    """
+
+    cells: gpd.GeoDataFrame
+    townships: gpd.GeoDataFrame
+    communities: gpd.GeoDataFrame | None = None
+    districts: gpd.GeoDataFrame | None = None
+    join_report: pd.DataFrame | None = None
+    notes: list[str] = field(default_factory=list)
+    params: dict = field(default_factory=dict)
+
+    def district_table(self) -> pd.DataFrame:
+        """Per-district totals of cells, people and older people, with the census check."""
+        c = self.cells
+        t = c.groupby("district_code").agg(cells=("cell_id", "size"), pop=("pop", "sum"), pop_60=("pop_60", "sum"))
+        t["townships"] = self.townships.groupby("district_code").size().reindex(t.index).fillna(0).astype(int)
+        if self.districts is not None:
+            names = self.districts.set_index("district_code")
+            t.insert(0, "name_en", names["name_pinyin"].reindex(t.index))
+            t.insert(1, "name_zh", names["name_zh"].reindex(t.index))
+        if "census_total" in self.townships.attrs:
+            census = pd.Series(self.townships.attrs["census_total"])
+            t["census_2020"] = census.reindex(t.index)
+        return t.reset_index()
+
+    def centroids(self) -> gpd.GeoDataFrame:
+        """One point per cell (centroid of the piece, moved inside when the piece is not convex)."""
+        pts = self.cells.geometry.representative_point()
+        inside = self.cells.geometry.centroid
+        use = inside.within(self.cells.geometry)
+        geom = np.where(use, inside.values, pts.values)
+        return gpd.GeoDataFrame(self.cells.drop(columns="geometry"), geometry=list(geom), crs=self.cells.crs)
+
+    def to_gpkg(self, path: str | Path, *, overwrite: bool = False) -> Path:
+        """Write the layer as a GeoPackage (WGS-84): layers ``cells``, ``townships``, ``communities``, ``districts``."""
+        from .io import write_gpkg
+
+        layers = {"cells": self.cells, "townships": self.townships}
+        if self.communities is not None:
+            layers["communities"] = self.communities
+        if self.districts is not None:
+            layers["districts"] = self.districts
+        return write_gpkg(path, layers, overwrite=overwrite)
+
+
+def build_demand_layer(
+    zones: gpd.GeoDataFrame,
+    *,
+    cell_size_m: float = 500.0,
+    shape: CellShape = "square",
+    pop_column: str = "pop",
+    older_column: str | None = "pop_60",
+    ancillary: gpd.GeoDataFrame | gpd.GeoSeries | None = None,
+    ancillary_column: str | None = None,
+    crs: str | None = None,
+    communities: gpd.GeoDataFrame | None = None,
+) -> DemandLayer:
+    """Cut ``zones`` (township polygons with integer population) into cells and spread the people over them.
+
+    Parameters
+    ----------
+    zones
+        Polygons with ``township_code``, ``district_code``, ``pop_column`` and (optionally) ``older_column``.
+    cell_size_m
+        Square side, or hexagon centre spacing, in metres (500 by default; 250 works citywide).
+    shape
+        ``"square"`` or ``"hex"``.
+    ancillary
+        Optional layer whose amount inside each cell weights the spread: line length (e.g. a street network),
+        point count (or the sum of ``ancillary_column``), or polygon area. A township with no ancillary amount
+        inside falls back to area and says so in the cell's ``weight_source``.
+    crs
+        Metric CRS for the cells; :data:`facility_planner.settings.working_crs` by default.
+    communities
+        Optional points (``community_code`` …) to attach to the cells they lie in.
+
+    Returns
+    -------
+    DemandLayer
+    """
+    validate_zones(zones, pop_column=pop_column, older_column=older_column)
+    problems = Problems("demand layer parameters")
+    if not isinstance(cell_size_m, int | float) or not math.isfinite(cell_size_m) or cell_size_m <= 0:
+        problems.add(f"`cell_size_m` must be a number of metres > 0; got {cell_size_m!r}.")
+    elif cell_size_m < 50:
+        problems.add(f"`cell_size_m` = {cell_size_m} m would make far too many cells; use 50 m or more.")
+    if shape not in ("square", "hex"):
+        problems.add(f"`shape` must be 'square' or 'hex'; got {shape!r}.")
+    problems.raise_if_any()
+    t0 = time.perf_counter()
+    crs = crs or settings.working_crs
+    z = zones.to_crs(crs).reset_index(drop=True)
+    if not z.crs.is_projected:
+        raise ValidationError("`crs`", [f"{crs} is not a metric (projected) CRS; use a UTM zone such as EPSG:32650."])
+    zgeom = z.geometry.values
+    polys, rows, cols = grid_cells(tuple(z.total_bounds), float(cell_size_m), shape)
+    tree = shapely.STRtree(polys)
+    zi, ci = tree.query(zgeom, predicate="intersects")
+    # cells wholly inside their zone need no cutting
+    shapely.prepare(zgeom)
+    whole = shapely.contains_properly(zgeom[zi], polys[ci])
+    pieces = polys[ci].copy()
+    cut = ~whole
+    pieces[cut] = shapely.intersection(polys[ci[cut]], zgeom[zi[cut]])
+    # keep polygonal parts only (an intersection along an edge can leave lines)
+    pieces[cut] = [
+        p
+        if p.geom_type in ("Polygon", "MultiPolygon")
+        else shapely.union_all([g for g in shapely.get_parts(p) if g.geom_type in ("Polygon", "MultiPolygon")])
+        for p in pieces[cut]
+    ]
+    area = shapely.area(pieces)
+    keep = area > 1e-3
+    zi, ci, pieces, area = zi[keep], ci[keep], pieces[keep], area[keep]
+    order = np.lexsort((zi, cols[ci], rows[ci]))
+    zi, ci, pieces, area = zi[order], ci[order], pieces[order], area[order]
+
+    codes = z["township_code"].astype(str).to_numpy()[zi]
+    prefix = "H" if shape == "hex" else "S"
+    size_tag = f"{cell_size_m:g}"
+    cell_id = np.char.add(
+        np.char.add(f"{prefix}{size_tag}-", np.char.add(np.char.zfill(rows[ci].astype(str), 4), "-")),
+        np.char.add(np.char.zfill(cols[ci].astype(str), 4), np.char.add("-", codes.astype(str))),
+    )
+    cells = gpd.GeoDataFrame(
+        {
+            "cell_id": cell_id,
+            "grid_row": rows[ci].astype(np.int32),
+            "grid_col": cols[ci].astype(np.int32),
+            "township_code": codes,
+            "district_code": z["district_code"].astype(str).to_numpy()[zi],
+            "area_m2": area,
+        },
+        geometry=pieces,
+        crs=crs,
+    )
+    weight = area.copy()
+    weight_source = np.full(len(cells), "area", dtype=object)
+    if ancillary is not None:
+        aw = _ancillary_weight(cells.geometry, ancillary, ancillary_column)
+        ztot = np.bincount(zi, weights=aw, minlength=len(z))
+        has = ztot[zi] > 0
+        weight = np.where(has, aw, area)
+        weight_source = np.where(has, "ancillary", "area (no ancillary data in township)")
+    cells["weight"] = weight
+    cells["weight_source"] = weight_source
+    zpop = pd.to_numeric(z[pop_column]).astype("int64").to_numpy()
+    cells["pop"] = largest_remainder(zpop[zi], weight, zi)
+    if older_column:
+        zold = pd.to_numeric(z[older_column]).astype("int64").to_numpy()
+        cells["pop_60"] = largest_remainder(zold[zi], cells["pop"].to_numpy(float), zi)
+    cells["n_communities"] = 0
+
+    comm_out = None
+    if communities is not None and len(communities):
+        cp = communities.to_crs(crs)
+        li, ri = shapely.STRtree(cells.geometry.values).query(cp.geometry.values, predicate="intersects")
+        first = pd.Series(ri, index=li).groupby(level=0).min()
+        comm_out = cp.copy()
+        comm_out["cell_id"] = None
+        comm_out.loc[comm_out.index[first.index], "cell_id"] = cells["cell_id"].to_numpy()[first.to_numpy()]
+        counts = np.bincount(first.to_numpy(), minlength=len(cells))
+        cells["n_communities"] = counts
+        outside = comm_out["cell_id"].isna().sum()
+        if outside:
+            comm_out["cell_id"] = comm_out["cell_id"].fillna("")
+    cells = cells.reset_index(drop=True)
+    z_out = z.copy()
+    z_out["n_cells"] = np.bincount(zi, minlength=len(z))
+    layer = DemandLayer(
+        cells=cells,
+        townships=z_out,
+        communities=comm_out,
+        params={"cell_size_m": cell_size_m, "shape": shape, "crs": crs, "seconds": round(time.perf_counter() - t0, 2)},
+    )
+    _check_invariants(layer, pop_column, older_column)
+    return layer
+
+
+def _check_invariants(layer: DemandLayer, pop_column: str, older_column: str | None) -> None:
+    """Fail loudly (never silently) if the layer does not preserve the zones' totals."""
+    c, z = layer.cells, layer.townships
+    errors: list[str] = []
+    got = c.groupby("township_code")["pop"].sum()
+    want = z.set_index("township_code")[pop_column].astype("int64")
+    diff = got.reindex(want.index).fillna(0) - want
+    if (diff != 0).any():
+        errors.append(f"population not preserved in townships {list(diff[diff != 0].index[:5])}")
+    if older_column:
+        got = c.groupby("township_code")["pop_60"].sum()
+        want = z.set_index("township_code")[older_column].astype("int64")
+        if ((got.reindex(want.index).fillna(0) - want) != 0).any():
+            errors.append("older population not preserved")
+    populated = set(z.loc[z[pop_column] > 0, "township_code"])
+    missing = populated - set(c["township_code"])
+    if missing:
+        errors.append(f"populated townships without cells: {sorted(missing)[:5]}")
+    if errors:
+        raise FacilityPlannerError("internal error, demand layer invariants broken: " + "; ".join(errors))
+
+
+def beijing_demand(
+    *,
+    district: str | None = None,
+    cell_size_m: float = 500.0,
+    shape: CellShape = "square",
+    older_share: float | None = None,
+    older_share_by_district: dict[str, float] | None = None,
+    ancillary: gpd.GeoDataFrame | None = None,
+    ancillary_column: str | None = None,
+    data_path: str | Path | None = None,
+) -> DemandLayer:
+    """The demand layer for Beijing (or one district) from the bundled 2020 census data.
+
+    Township populations are controlled to each district's 2020 census total; Haidian's townships take their own
+    census figures, the others the district total split by the WorldPop estimate of the township file
+    (``pop_source`` says which, per township). Older population (60+) is the city share unless ``older_share`` or a
+    per-district table (district code or name → share) is given.
+
+    Examples
+    --------
+    >>> layer = beijing_demand(district="Haidian", cell_size_m=1000)
+    >>> int(layer.cells["pop"].sum())
+    3133469
+    """
+    from .areas import load_beijing, load_haidian_census, resolve_district
+    from .population import control_to_census, load_city_age_shares, load_district_census, older_population
+
+    areas = load_beijing(data_path)
+    census = load_district_census(data_path)
+    zones = control_to_census(
+        areas.townships, census, zone_census=load_haidian_census(data_path), weight_label="worldpop_estimate"
+    )
+    share = older_share if older_share is not None else load_city_age_shares(data_path)["60+"]
+    by_d = {resolve_district(areas.districts, k): v for k, v in (older_share_by_district or {}).items()}
+    zones = older_population(zones, share=share, by_district=by_d)
+    districts = areas.districts.merge(census[["district_code", "pop_2020"]], on="district_code")
+    report = areas.join_report
+    if district is not None:
+        code = resolve_district(areas.districts, district)
+        zones = zones[zones["district_code"] == code]
+        districts = districts[districts["district_code"] == code]
+        report = report[report["district_code"] == code]
+    comm = areas.communities[areas.communities["has_location"]]
+    comm_gdf = gpd.GeoDataFrame(comm, geometry=gpd.points_from_xy(comm["lon"], comm["lat"]), crs=WGS84)
+    comm_gdf = comm_gdf[comm_gdf["district_code"].isin(zones["district_code"])]
+    layer = build_demand_layer(
+        zones,
+        cell_size_m=cell_size_m,
+        shape=shape,
+        ancillary=ancillary,
+        ancillary_column=ancillary_column,
+        communities=comm_gdf,
+    )
+    layer.townships.attrs["census_total"] = (
+        census.set_index("district_code")["pop_2020"].reindex(districts["district_code"]).to_dict()
+    )
+    layer.districts = districts.reset_index(drop=True)
+    layer.join_report = report.reset_index(drop=True)
+    n_loc = int(areas.communities["has_location"].sum())
+    layer.notes = [
+        *areas.notes,
+        "Population: 2020 census by district (exact); Haidian townships from their census figures; other townships "
+        "split by the WorldPop estimate (a model, not a count).",
+        f"Older population (60+): share {share:.4f} "
+        + ("(city 2020 census share)" if older_share is None else "(given)")
+        + (f", {len(by_d)} district(s) from a table" if by_d else "")
+        + "; no per-district age figures are published in the bundled data.",
+        f"Community/village locations known for {n_loc} of {len(areas.communities)} units (2016 geocodes).",
+    ]
+    return layer

@@ -1,0 +1,66 @@
+"""Reading and writing files; no analysis here. Writes are atomic: a failed write leaves nothing half-written."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+
+from ._errors import OutputExistsError
+from .coords import WGS84
+
+
+def write_gpkg(
+    path: str | Path, layers: Mapping[str, gpd.GeoDataFrame | pd.DataFrame], *, overwrite: bool = False
+) -> Path:
+    """Write several layers into one GeoPackage in WGS-84, atomically.
+
+    Raises
+    ------
+    OutputExistsError
+        The file exists and ``overwrite`` is False.
+    """
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise OutputExistsError(f"{path} exists; choose another name or pass overwrite=True (--force on the CLI).")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(suffix=".gpkg", dir=path.parent, prefix=f".{path.stem}-")
+    os.close(fd)
+    os.unlink(tmp)
+    try:
+        for name, layer in layers.items():
+            if isinstance(layer, gpd.GeoDataFrame):
+                out = layer.to_crs(WGS84) if layer.crs is not None else layer
+                out = out.copy()
+                for col in out.columns:
+                    if out[col].dtype == object and col != out.geometry.name:
+                        out[col] = out[col].astype("string")
+                out.to_file(tmp, layer=name, driver="GPKG")
+            else:
+                gpd.GeoDataFrame(layer.copy(), geometry=[None] * len(layer)).to_file(tmp, layer=name, driver="GPKG")
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def write_csv_excel(df: pd.DataFrame, path: str | Path) -> Path:
+    """CSV in UTF-8 with a byte-order mark, so Excel in China opens Chinese text correctly."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    df.to_csv(tmp, index=False, encoding="utf-8-sig")
+    os.replace(tmp, path)
+    return path
+
+
+def replace_dir(tmp_dir: Path, out_dir: Path) -> None:
+    """Move a fully written temporary folder into place (the final step of an atomic run)."""
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    os.replace(tmp_dir, out_dir)
