@@ -40,6 +40,11 @@ class Problems:
             raise cls(self.what, self.items)
 
 
+def fmt_ids(values, n: int = 10) -> str:
+    """Ids as plain text for messages: ``a, b, c … and 5 more``."""
+    return _short([v.item() if hasattr(v, "item") else v for v in values], n)
+
+
 def _short(values: Sequence[object], n: int = 8) -> str:
     vals = [str(v) for v in values]
     more = f" … and {len(vals) - n} more" if len(vals) > n else ""

@@ -81,6 +81,52 @@ def demand(
     typer.echo(f"{len(layer.join_report)} unit(s) did not join (see layer 'join_report' notes); wrote {out}")
 
 
+@app.command()
+@_friendly
+def benchmark(
+    family: Annotated[str, typer.Argument(help="pmed, scp, mclp-swain or mclp-sjc.")],
+    folder: Annotated[Path, typer.Argument(help="Folder with instance files and optima.csv.")],
+    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the rows as a JSON list.")] = None,
+    solver: Annotated[
+        str | None, typer.Option(help="highs (default) or a PuLP solver (cbc, glpk, gurobi, cplex).")
+    ] = None,
+    time_limit: Annotated[float, typer.Option("--time-limit", help="Seconds per instance.")] = 60.0,
+) -> None:
+    """Solve published instances exactly and compare with their known optima."""
+    import json
+
+    from .benchmarks import run_family
+
+    typer.echo(f"{'instance':<20} {'objective':>12} {'optimum':>12} {'gap':>9} {'status':<10} {'seconds':>8}")
+
+    def show(r) -> None:
+        gap = "n/a" if r.gap is None else f"{r.gap:.2%}"
+        flag = "" if r.matches else "  ≠ optimum"
+        typer.echo(
+            f"{r.instance:<20} {r.objective:>12,.0f} {r.optimum:>12,.0f} {gap:>9} {r.status:<10} {r.seconds:>8.2f}{flag}"
+        )
+
+    rows = run_family(family, folder, solver=solver, time_limit_s=time_limit, progress=show)
+    n_ok = sum(r.matches for r in rows)
+    typer.echo(f"{n_ok} of {len(rows)} instances at their listed optimum; slowest {max(r.seconds for r in rows):.2f} s")
+    if json_out is not None:
+        data = [
+            {
+                "instance": r.instance,
+                "objective": r.objective,
+                "optimum": r.optimum,
+                "gap": r.gap,
+                "status": r.status,
+                "seconds": round(r.seconds, 3),
+            }
+            for r in rows
+        ]
+        json_out.write_text(json.dumps(data, indent=2))
+        typer.echo(f"wrote {json_out}")
+    if n_ok < len(rows):
+        raise typer.Exit(1)
+
+
 def main() -> None:
     """Entry point of the ``facility-planner`` script."""
     app()

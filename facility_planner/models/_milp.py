@@ -1,0 +1,281 @@
+"""A sparse MILP in matrix form and the solver backends (HiGHS through highspy; any PuLP solver).
+
+Every formulation in :mod:`facility_planner.models` builds one :class:`MILP` from arrays and calls :func:`solve_milp`,
+so solver status is interpreted in exactly one place.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+
+from .. import settings
+from .._errors import SolverError, ValidationError
+
+INF = math.inf
+
+
+@dataclass
+class MILP:
+    """minimise / maximise c·x subject to row_lower ≤ A x ≤ row_upper, lower ≤ x ≤ upper, x_j integer where flagged."""
+
+    c: npt.NDArray[np.float64]
+    A: sp.csr_matrix
+    row_lower: npt.NDArray[np.float64]
+    row_upper: npt.NDArray[np.float64]
+    lower: npt.NDArray[np.float64]
+    upper: npt.NDArray[np.float64]
+    integer: npt.NDArray[np.bool_]
+    maximize: bool = False
+    offset: float = 0.0
+    #: objective values are always whole numbers (integer data): lets the solver prove optimality at gap < 1
+    integral_objective: bool = False
+    #: let the solver presolve (off where measured to be slower)
+    presolve: bool = True
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.A.shape
+
+
+@dataclass
+class RawResult:
+    status: str  # optimal | time_limit | infeasible | unbounded | error
+    x: npt.NDArray[np.float64] | None
+    objective: float | None
+    bound: float | None
+    gap: float | None
+    seconds: float
+    solver: str
+    message: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+def stack_rows(blocks: list[tuple[sp.spmatrix, npt.ArrayLike, npt.ArrayLike]], n_cols: int):
+    """Stack constraint blocks (matrix, lower, upper) into one CSR matrix with row bounds."""
+    if not blocks:
+        return sp.csr_matrix((0, n_cols)), np.zeros(0), np.zeros(0)
+    mats, lows, ups = [], [], []
+    for m, lo, up in blocks:
+        m = sp.csr_matrix(m)
+        mats.append(m)
+        lows.append(np.broadcast_to(np.asarray(lo, dtype=float), (m.shape[0],)))
+        ups.append(np.broadcast_to(np.asarray(up, dtype=float), (m.shape[0],)))
+    return sp.vstack(mats, format="csr"), np.concatenate(lows), np.concatenate(ups)
+
+
+def solve_milp(
+    model: MILP,
+    *,
+    solver: str | None = None,
+    time_limit_s: float | None = None,
+    mip_rel_gap: float | None = None,
+    warm_start: npt.NDArray[np.float64] | None = None,
+    threads: int | None = None,
+    log: bool = False,
+) -> RawResult:
+    """Solve ``model`` with HiGHS (default) or a PuLP solver ("cbc", "glpk", "gurobi", "cplex", …)."""
+    solver = (solver or settings.solver).lower()
+    time_limit_s = settings.time_limit_s if time_limit_s is None else time_limit_s
+    mip_rel_gap = settings.mip_rel_gap if mip_rel_gap is None else mip_rel_gap
+    problems = []
+    if not (time_limit_s > 0):
+        problems.append(f"`time_limit_s` must be > 0; got {time_limit_s!r}.")
+    if not (0 <= mip_rel_gap < 1):
+        problems.append(f"`mip_rel_gap` must be in [0, 1), e.g. 0.005 for 0.5%; got {mip_rel_gap!r}.")
+    if problems:
+        raise ValidationError("solver options", problems)
+    if solver == "highs":
+        return _solve_highs(model, time_limit_s, mip_rel_gap, warm_start, threads, log)
+    return _solve_pulp(model, solver, time_limit_s, mip_rel_gap, warm_start, log)
+
+
+def _solve_highs(model: MILP, time_limit_s, mip_rel_gap, warm_start, threads, log) -> RawResult:
+    try:
+        import highspy
+    except ImportError as exc:  # pragma: no cover - highspy is a core dependency
+        raise SolverError("highspy is not installed; `pip install highspy`, or choose solver='cbc'.") from exc
+    t0 = time.perf_counter()
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", bool(log))
+    h.setOptionValue("time_limit", float(time_limit_s))
+    h.setOptionValue("mip_rel_gap", float(mip_rel_gap))
+    if model.integral_objective:
+        # objective values are integers: a gap below 1 proves optimality
+        h.setOptionValue("mip_abs_gap", 1.0 - 1e-6)
+    if threads:
+        h.setOptionValue("threads", int(threads))
+    if not model.presolve:
+        h.setOptionValue("presolve", "off")
+    n_rows, n_cols = model.A.shape
+    lp = highspy.HighsLp()
+    lp.num_col_ = n_cols
+    lp.num_row_ = n_rows
+    lp.col_cost_ = np.asarray(model.c, dtype=np.float64)
+    lp.col_lower_ = np.asarray(model.lower, dtype=np.float64)
+    lp.col_upper_ = np.asarray(model.upper, dtype=np.float64)
+    lp.row_lower_ = np.where(np.isfinite(model.row_lower), model.row_lower, -highspy.kHighsInf)
+    lp.row_upper_ = np.where(np.isfinite(model.row_upper), model.row_upper, highspy.kHighsInf)
+    lp.col_lower_ = np.where(np.isfinite(lp.col_lower_), lp.col_lower_, -highspy.kHighsInf)
+    lp.col_upper_ = np.where(np.isfinite(lp.col_upper_), lp.col_upper_, highspy.kHighsInf)
+    lp.offset_ = float(model.offset)
+    A = model.A.tocsc()
+    A.sort_indices()
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = A.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = A.indices.astype(np.int32)
+    lp.a_matrix_.value_ = A.data.astype(np.float64)
+    lp.a_matrix_.num_col_ = n_cols
+    lp.a_matrix_.num_row_ = n_rows
+    if model.integer.any():
+        lp.integrality_ = [
+            highspy.HighsVarType.kInteger if f else highspy.HighsVarType.kContinuous for f in model.integer
+        ]
+    lp.sense_ = highspy.ObjSense.kMaximize if model.maximize else highspy.ObjSense.kMinimize
+    status = h.passModel(lp)
+    if status == highspy.HighsStatus.kError:
+        raise SolverError("HiGHS rejected the model (passModel failed); this is a bug, please report it.")
+    if warm_start is not None:
+        sol = highspy.HighsSolution()
+        sol.col_value = list(np.asarray(warm_start, dtype=float))
+        sol.value_valid = True
+        h.setSolution(sol)
+    h.run()
+    seconds = time.perf_counter() - t0
+    ms = h.getModelStatus()
+    info = h.getInfo()
+    has_sol = info.primal_solution_status == highspy.SolutionStatus.kSolutionStatusFeasible
+    x = np.array(h.getSolution().col_value) if has_sol else None
+    M = highspy.HighsModelStatus
+    is_mip = bool(model.integer.any())
+    if ms == M.kOptimal:
+        status = "optimal"
+    elif ms in (M.kTimeLimit, M.kIterationLimit, M.kInterrupt, M.kSolutionLimit, M.kHighsInterrupt):
+        status = "time_limit" if has_sol else "no_solution"
+    elif ms == M.kInfeasible:
+        status = "infeasible"
+    elif ms in (M.kUnbounded, M.kUnboundedOrInfeasible):
+        status = "unbounded"
+    else:
+        status = "error"
+    objective = float(info.objective_function_value) if has_sol else None
+    if is_mip:
+        bound = float(info.mip_dual_bound) if has_sol else None
+        if bound is not None and model.integral_objective and math.isfinite(bound):
+            # every objective value is a whole number, so the true bound is the next whole number
+            bound = math.floor(bound + 1e-6) if model.maximize else math.ceil(bound - 1e-6)
+    else:
+        bound = objective if status == "optimal" else None
+    gap = _gap(objective, bound) if objective is not None and bound is not None else None
+    if status == "optimal" and gap is not None and not is_mip:
+        gap = 0.0
+    return RawResult(
+        status,
+        x,
+        objective,
+        bound,
+        gap,
+        seconds,
+        "highs",
+        h.modelStatusToString(ms),
+        {"mip_nodes": int(getattr(info, "mip_node_count", 0) or 0)},
+    )
+
+
+def _gap(objective: float, bound: float) -> float:
+    if not (math.isfinite(objective) and math.isfinite(bound)):
+        return math.inf
+    denom = max(abs(objective), 1e-9)
+    return abs(bound - objective) / denom
+
+
+_PULP_NAMES = {
+    "cbc": "PULP_CBC_CMD",
+    "glpk": "GLPK_CMD",
+    "gurobi": "GUROBI",
+    "gurobi_cmd": "GUROBI_CMD",
+    "cplex": "CPLEX_PY",
+    "cplex_cmd": "CPLEX_CMD",
+    "highs_cmd": "HiGHS_CMD",
+    "pulp_highs": "HiGHS",
+    "scip": "SCIP_CMD",
+    "mosek": "MOSEK",
+    "xpress": "XPRESS",
+}
+
+
+def _solve_pulp(model: MILP, solver: str, time_limit_s, mip_rel_gap, warm_start, log) -> RawResult:
+    import pulp
+
+    name = _PULP_NAMES.get(solver, solver)
+    available = pulp.listSolvers(onlyAvailable=True)
+    if name not in pulp.listSolvers():
+        raise SolverError(
+            f"unknown solver {solver!r}; use 'highs' or one of {sorted(_PULP_NAMES)} (PuLP names also work)."
+        )
+    if name not in available:
+        raise SolverError(f"solver {solver!r} ({name}) is not available on this machine; available: {available}.")
+    t0 = time.perf_counter()
+    n_rows, n_cols = model.A.shape
+    prob = pulp.LpProblem("facility_planner", pulp.LpMaximize if model.maximize else pulp.LpMinimize)
+    xs = []
+    for j in range(n_cols):
+        lo = None if not np.isfinite(model.lower[j]) else float(model.lower[j])
+        up = None if not np.isfinite(model.upper[j]) else float(model.upper[j])
+        xs.append(pulp.LpVariable(f"x{j}", lo, up, cat=pulp.LpInteger if model.integer[j] else pulp.LpContinuous))
+    prob += pulp.LpAffineExpression([(xs[j], float(model.c[j])) for j in np.flatnonzero(model.c)]) + model.offset
+    A = model.A.tocsr()
+    for i in range(n_rows):
+        s, e = A.indptr[i], A.indptr[i + 1]
+        expr = pulp.LpAffineExpression([(xs[j], float(v)) for j, v in zip(A.indices[s:e], A.data[s:e], strict=True)])
+        lo, up = model.row_lower[i], model.row_upper[i]
+        if np.isfinite(lo) and np.isfinite(up) and lo == up:
+            prob += expr == float(lo)
+        else:
+            if np.isfinite(lo):
+                prob += expr >= float(lo)
+            if np.isfinite(up):
+                prob += expr <= float(up)
+    if warm_start is not None:
+        for v, val in zip(xs, warm_start, strict=True):
+            v.setInitialValue(float(round(val)) if v.cat == pulp.LpInteger else float(val))
+    kwargs = {"msg": bool(log), "timeLimit": float(time_limit_s)}
+    try:
+        s = pulp.getSolver(name, gapRel=float(mip_rel_gap), warmStart=warm_start is not None, **kwargs)
+    except TypeError:
+        s = pulp.getSolver(name, **kwargs)
+    prob.solve(s)
+    seconds = time.perf_counter() - t0
+    st = pulp.LpStatus[prob.status]
+    x = np.array([v.varValue if v.varValue is not None else np.nan for v in xs])
+    has_sol = not np.isnan(x).any() and prob.sol_status in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible)
+    if st == "Optimal" and prob.sol_status == pulp.LpSolutionOptimal:
+        status = "optimal"
+    elif has_sol:
+        status = "time_limit"
+    elif st == "Infeasible":
+        status = "infeasible"
+    elif st == "Unbounded":
+        status = "unbounded"
+    else:
+        status = "no_solution" if st == "Not Solved" else "error"
+    obj = float(pulp.value(prob.objective)) if has_sol else None
+    # PuLP does not report a best bound; at "optimal" the bound equals the objective within the solver's gap
+    bound = obj if status == "optimal" else None
+    gap = (float(mip_rel_gap) if mip_rel_gap else 0.0) if status == "optimal" else None
+    return RawResult(
+        status,
+        x if has_sol else None,
+        obj,
+        bound,
+        gap,
+        seconds,
+        solver,
+        st,
+        {"gap_note": "PuLP reports no bound: the gap is the solver's stopping tolerance"},
+    )
