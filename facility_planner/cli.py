@@ -81,6 +81,72 @@ def demand(
     typer.echo(f"{len(layer.join_report)} unit(s) did not join (see layer 'join_report' notes); wrote {out}")
 
 
+def _print_summary(summary: dict) -> None:
+    typer.echo(
+        f"scenario {summary['scenario']}: {summary['population']:,} people, {summary['population_60_plus']:,} aged 60+"
+    )
+    typer.echo(f"{'family':<30} {'target':>10} {'achieved':>10} {'met':>5} {'new':>6} {'kept':>5} {'gap':>8}  unit")
+    for f in summary["families"].values():
+        share = "share" in f["unit"]
+        fmt = lambda v, share=share: (
+            "n/a" if v is None else (f"{v:.1%}" if share and isinstance(v, float) else f"{v:,.0f}")
+        )  # noqa: E731
+        met = "n/a" if f["met"] is None else ("yes" if f["met"] else "NO")
+        gap = "n/a" if f["gap"] is None else f"{f['gap']:.2%}"
+        typer.echo(
+            f"{f['name_en']:<30} {fmt(f['target']):>10} {fmt(f['achieved']):>10} {met:>5} "
+            f"{f['sites_new']:>6} {f['sites_existing']:>5} {gap:>8}  {f['unit']} ({f['name_zh']})"
+        )
+
+
+@app.command()
+@_friendly
+def run(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for plan.gpkg, summary.json/csv, maps and report.")],
+    district: Annotated[str | None, typer.Option(help="Plan one district only (code, 海淀 or Haidian).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace the contents of a non-empty OUT folder.")] = False,
+    no_maps: Annotated[bool, typer.Option("--no-maps", help="Skip the maps and the report.")] = False,
+) -> None:
+    """Run a scenario: place the facilities and write the plan (atomically: all or nothing)."""
+    from .pipeline import run_scenario, validate_scenario
+
+    if out.exists() and out.is_dir() and any(out.iterdir()) and not force:
+        raise FacilityPlannerError(f"{out} is not empty; choose a new --out folder or pass --force to replace it.")
+    if out.exists() and not out.is_dir():
+        raise FacilityPlannerError(f"{out} is a file, not a folder; choose another --out.")
+    scn = validate_scenario(scenario)
+    plan = run_scenario(scn, district=district)
+    plan.write(out, force=force, maps=False if no_maps else None)
+    _print_summary(plan.summary())
+    for note in plan.notes:
+        typer.echo(f"note: {note}")
+    typer.echo(
+        f"wrote {out}/ in {plan.seconds.get('total', 0):.1f} s (plan.gpkg, summary.json, summary.csv"
+        + ("" if no_maps or not scn.outputs.maps else ", maps/, report.html")
+        + ")"
+    )
+
+
+@app.command()
+@_friendly
+def validate(scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")]) -> None:
+    """Check a scenario file and report every problem at once."""
+    from .pipeline import validate_scenario
+
+    scn = validate_scenario(scenario)
+    on = [
+        k
+        for k in ("eldercare_stations", "care_centres", "psych_points", "cemeteries")
+        if getattr(scn.families, k).enabled
+    ]
+    typer.echo(
+        f"{scenario}: valid. Scenario {scn.name!r}, area {scn.area}"
+        + (f", district {scn.district}" if scn.district else ", citywide")
+        + f", travel {scn.travel.mode}, families: {', '.join(on)}"
+    )
+
+
 @app.command()
 @_friendly
 def benchmark(

@@ -199,7 +199,10 @@ def combine_sites(
         dup = out.loc[out["site_id"].duplicated(), "site_id"].head(5).tolist()
         raise ValidationError("sites", [f"site ids repeat across inputs: {dup}; make them unique."])
     if area is not None:
-        inside = out.to_crs(WGS84).geometry.within(area.buffer(1e-4))
+        zone = area.buffer(1e-4)
+        shapely.prepare(zone)
+        xy = shapely.get_coordinates(out.to_crs(WGS84).geometry.values)
+        inside = pd.Series(shapely.contains_xy(zone, xy[:, 0], xy[:, 1]), index=out.index)
         if not inside.all():
             bad = out.loc[~inside, "site_id"].head(8).tolist()
             raise ValidationError(

@@ -101,7 +101,7 @@ def _solve_highs(model: MILP, time_limit_s, mip_rel_gap, warm_start, threads, lo
     except ImportError as exc:  # pragma: no cover - highspy is a core dependency
         raise SolverError("highspy is not installed; `pip install highspy`, or choose solver='cbc'.") from exc
     t0 = time.perf_counter()
-    h = highspy.Highs()
+    h = _new_highs(highspy, log)
     h.setOptionValue("output_flag", bool(log))
     h.setOptionValue("time_limit", float(time_limit_s))
     h.setOptionValue("mip_rel_gap", float(mip_rel_gap))
@@ -185,6 +185,33 @@ def _solve_highs(model: MILP, time_limit_s, mip_rel_gap, warm_start, threads, lo
         h.modelStatusToString(ms),
         {"mip_nodes": int(getattr(info, "mip_node_count", 0) or 0)},
     )
+
+
+_banner_shown = False
+
+
+def _new_highs(highspy, log: bool):
+    """A Highs instance; HiGHS prints a banner on stdout when the first one is made, which is muted unless logging."""
+    global _banner_shown
+    if _banner_shown or log:
+        return highspy.Highs()
+    import os
+    import sys
+
+    _banner_shown = True
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # no real stdout (notebooks, captured output)
+        return highspy.Highs()
+    sys.stdout.flush()
+    saved = os.dup(fd)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), fd)
+            return highspy.Highs()
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
 
 
 def _gap(objective: float, bound: float) -> float:

@@ -53,6 +53,23 @@ def merge_identical_rows(R: sp.csr_matrix, w: npt.NDArray[np.float64]):
     return U, wu, codes
 
 
+def dominated_columns(U: sp.csr_matrix) -> np.ndarray:
+    """Columns whose set of rows lies inside another column's set (of identical sets, all but the first).
+
+    From the sparse overlap matrix UᵀU: column j is dominated by k when |rows(j) ∩ rows(k)| = |rows(j)| and k
+    covers more (or the same and comes first). Dropping them never worsens a coverage model with unit site costs
+    and no per-site side constraints.
+    """
+    B = U.tocsc().astype(bool).astype(np.int32)
+    size = np.asarray(B.sum(axis=0)).ravel()
+    ov = (B.T @ B).tocoo()
+    j, k, v = ov.row, ov.col, ov.data
+    cond = (j != k) & (v == size[j]) & ((size[k] > size[j]) | ((size[k] == size[j]) & (k < j)))
+    out = np.zeros(U.shape[1], dtype=bool)
+    out[j[cond]] = True
+    return out
+
+
 def greedy_max_cover(
     R: sp.csr_matrix, w: npt.NDArray[np.float64], p: int, fixed: npt.NDArray[np.bool_], allowed: npt.NDArray[np.bool_]
 ) -> npt.NDArray[np.bool_]:
@@ -165,11 +182,17 @@ def max_cover(
     keep = reach & (w > 0)
     U, wu, _ = merge_identical_rows(R[keep], w[keep])
     m = R.shape[1]
-    # sites that reach nothing still count towards p if the model must open them; keep all columns for simplicity
     nu = U.shape[0]
+    upper = prep.upper.copy()
+    p_lo = p
+    if not prep.rows:
+        # a site that reaches no demand adds nothing: fix it closed, and open fewer than p only if no other site helps
+        useful = (np.asarray(U.sum(axis=0)).ravel() > 0) & ~dominated_columns(U)
+        upper[~useful & ~prep.required] = 0
+        p_lo = min(p, int((upper[~prep.required] > 0).sum()))
     A_link = sp.hstack([-U, sp.identity(nu, format="csr")], format="csr")  # z_k - Σ x_j ≤ 0
     count_row = sp.csr_matrix(np.r_[(~prep.required).astype(float), np.zeros(nu)][None, :])
-    blocks = [(A_link, -math.inf, 0.0), (count_row, p, p)]
+    blocks = [(A_link, -math.inf, 0.0), (count_row, p_lo, p)]
     for Mb, lo, hi in prep.rows:
         blocks.append((sp.hstack([Mb, sp.csr_matrix((Mb.shape[0], nu))], format="csr"), lo, hi))
     A, rl, ru = stack_rows(blocks, m + nu)
@@ -180,14 +203,14 @@ def max_cover(
         row_lower=rl,
         row_upper=ru,
         lower=np.r_[prep.lower, np.zeros(nu)],
-        upper=np.r_[prep.upper, np.ones(nu)],
+        upper=np.r_[upper, np.ones(nu)],
         integer=np.r_[np.ones(m, bool), np.zeros(nu, bool)],
         maximize=True,
         integral_objective=integral,
     )
     ws = None
     if not prep.rows:
-        x0 = greedy_max_cover(U, wu, p, prep.required.copy(), allowed)
+        x0 = greedy_max_cover(U, wu, p_lo, prep.required.copy(), upper > 0)
         z0 = (np.asarray(U @ x0.astype(float)).ravel() > 0).astype(float)
         ws = np.r_[x0.astype(float), z0]
     t_build = time.perf_counter() - t0
@@ -195,6 +218,8 @@ def max_cover(
     x = raw.x[:m]
     covered_w = float(w[np.asarray(R @ (x > 0.5)).ravel() > 0].sum())
     notes = []
+    if p_lo < p:
+        notes.append(f"only {p_lo} new site(s) add coverage; the other {p - p_lo} would reach no uncovered demand")
     if (~reach).any():
         notes.append(
             f"{int((~reach).sum())} demand row(s) (weight {w[~reach].sum():,.0f}, {w[~reach].sum() / max(total, 1e-12):.1%}) "

@@ -1,0 +1,132 @@
+"""The main job end to end on real data (small areas), atomic outputs, existing facilities."""
+
+from pathlib import Path
+
+import geopandas as gpd
+import pyogrio
+import pytest
+
+from facility_planner import OutputExistsError, ScenarioError
+from facility_planner.pipeline import run_scenario
+from facility_planner.scenario import scenario_from_dict
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def small_plan():
+    return run_scenario(ROOT / "scenarios" / "sample_small.yaml")
+
+
+def test_targets_and_kpis(small_plan):
+    s = small_plan.summary()
+    st = s["families"]["eldercare_stations"]
+    assert st["sites_new"] == 30 and st["met"] and st["gap"] <= 0.005
+    assert 0 < st["older_covered_share"] <= 1
+    cc = s["families"]["care_centres"]
+    assert cc["achieved"] == 15 == cc["target"]  # Xicheng's 15 subdistricts all have a polygon
+    ps = s["families"]["psych_points"]
+    assert ps["achieved"] >= 0.8 and ps["met"] and "known location" in ps["unit"]
+    assert 0 < ps["population_covered_share"] <= 1
+    cm = s["families"]["cemeteries"]
+    assert cm["achieved"] is None and cm["met"] is None  # Xicheng has no rural township
+    assert s["population"] == 1_106_214
+    # per-district rows carry Chinese and English names
+    assert s["families"]["eldercare_stations"]["districts"][0]["name_zh"] == "西城区"
+
+
+def test_outputs_layers_and_refusal_to_overwrite(small_plan, tmp_path):
+    out = tmp_path / "p"
+    small_plan.write(out, maps=False)
+    layers = {n for n, _ in pyogrio.list_layers(out / "plan.gpkg")}
+    assert {
+        "sites_eldercare_stations",
+        "sites_care_centres",
+        "sites_psych_points",
+        "demand_cells",
+        "townships",
+    } <= layers
+    cells = gpd.read_file(out / "plan.gpkg", layer="demand_cells")
+    assert "covered_eldercare_stations" in cells.columns and cells.crs.to_epsg() == 4326
+    with pytest.raises(OutputExistsError, match="--force"):
+        small_plan.write(out, maps=False)
+    small_plan.write(out, maps=False, force=True)
+
+
+def test_failed_write_leaves_nothing_half_written(small_plan, tmp_path, monkeypatch):
+    import facility_planner.plan as plan_mod
+
+    out = tmp_path / "p"
+    out.mkdir()
+    (out / "keep.txt").write_text("old plan")
+
+    def boom(*a, **k):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(plan_mod, "write_csv_excel", boom)
+    with pytest.raises(RuntimeError):
+        small_plan.write(out, maps=False, force=True)
+    assert (out / "keep.txt").read_text() == "old plan" and not (out / "plan.gpkg").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["p"]  # no temporary folder left behind
+
+
+def test_existing_stations_are_kept(tmp_path):
+    # SYNTHETIC existing stations: two points inside Xicheng, given as a user's CSV
+    f = tmp_path / "stations.csv"
+    f.write_text("name,lon,lat\n驿站甲,116.3650,39.9120\n驿站乙,116.3800,39.8900\n", encoding="utf-8")
+    scn = scenario_from_dict(
+        {
+            "name": "t",
+            "district": "Xicheng",
+            "demand": {"cell_size_m": 1000.0},
+            "base_dir": str(tmp_path),
+            "families": {
+                "eldercare_stations": {"stations": 10, "quota": "citywide", "existing": {"file": "stations.csv"}},
+                "care_centres": {"enabled": False},
+                "psych_points": {"enabled": False},
+                "cemeteries": {"enabled": False},
+            },
+        }
+    )
+    plan = run_scenario(scn)
+    st = plan.summary()["families"]["eldercare_stations"]
+    assert st["sites_existing"] == 2 and st["sites_new"] == 8
+    assert not any("no existing sites given for community eldercare" in n for n in plan.notes)
+
+
+def test_existing_outside_area_is_refused(tmp_path):
+    f = tmp_path / "s.csv"
+    f.write_text("lon,lat\n121.47,31.23\n")
+    scn = scenario_from_dict(
+        {
+            "name": "t",
+            "district": "Xicheng",
+            "demand": {"cell_size_m": 1000.0},
+            "base_dir": str(tmp_path),
+            "families": {"eldercare_stations": {"existing": {"file": "s.csv"}}},
+        }
+    )
+    with pytest.raises(ScenarioError, match="outside the study area"):
+        run_scenario(scn)
+
+
+def test_network_scenario_flags_fallback(tmp_path):
+    scn = scenario_from_dict(
+        {
+            "name": "n",
+            "district": "Haidian",
+            "demand": {"cell_size_m": 1000.0},
+            "base_dir": str(ROOT / "scenarios"),
+            "travel": {"mode": "network", "network_file": "../data/beijing/zhongguancun_osm_roads_wgs84.geojson"},
+            "families": {
+                "eldercare_stations": {"stations": 20},
+                "care_centres": {"enabled": False},
+                "psych_points": {"enabled": False},
+                "cemeteries": {"enabled": False},
+            },
+        }
+    )
+    plan = run_scenario(scn)
+    cells = plan.layers()["demand_cells"]
+    assert cells["straight_line_fallback"].any() and not cells["straight_line_fallback"].all()
+    assert plan.travel_mode == "network"

@@ -1,0 +1,78 @@
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from facility_planner import ScenarioError
+from facility_planner.cli import app
+from facility_planner.scenario import load_scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+runner = CliRunner()
+
+
+@pytest.mark.parametrize("name", ["beijing_2025.yaml", "haidian_network.yaml", "sample_small.yaml"])
+def test_bundled_scenarios_validate(name):
+    r = runner.invoke(app, ["validate", str(ROOT / "scenarios" / name)])
+    assert r.exit_code == 0, r.output
+    assert "valid" in r.output
+
+
+def test_yaml_no_is_not_silently_false(tmp_path):
+    f = tmp_path / "s.yaml"
+    f.write_text("name: x\nfamilies:\n  cemeteries:\n    enabled: no\n")
+    with pytest.raises(ScenarioError) as e:
+        load_scenario(f)
+    msg = str(e.value)
+    assert "families.cemeteries.enabled" in msg and "'no'" in msg and "true or false" in msg and str(f) in msg
+
+
+def test_every_problem_reported_at_once_with_key_and_fix(tmp_path):
+    f = tmp_path / "bad.yaml"
+    f.write_text(
+        "name: x\n"
+        "demand:\n  cell_size_m: -5\n  shape: circle\n"
+        "travel:\n  mode: network\n"
+        "families:\n  eldercare_stations:\n    stations: many\n  psych_points:\n    shares: 0.8\n"
+    )
+    with pytest.raises(ScenarioError) as e:
+        load_scenario(f)
+    msg = str(e.value)
+    for key in (
+        "demand.cell_size_m",
+        "demand.shape",
+        "travel",
+        "families.eldercare_stations.stations",
+        "families.psych_points.shares",
+    ):
+        assert f"`{key}`" in msg, key
+    assert "network_file" in msg and "check its spelling" in msg and "whole number" in msg
+    assert "5 problems" in msg
+    r = runner.invoke(app, ["validate", str(f)])
+    assert r.exit_code == 2 and "Traceback" not in r.output
+
+
+def test_missing_files_and_unknown_district(tmp_path):
+    f = tmp_path / "s.yaml"
+    f.write_text("name: x\ndistrict: Gotham\nfamilies:\n  eldercare_stations:\n    existing:\n      file: none.csv\n")
+    r = runner.invoke(app, ["validate", str(f)])
+    assert r.exit_code == 2
+    assert "Gotham" in r.output and "none.csv" in r.output and "file not found" in r.output
+    r = runner.invoke(app, ["validate", str(tmp_path / "nope.yaml")])
+    assert r.exit_code == 2 and "file not found" in r.output
+    (tmp_path / "t.yaml").write_text("name: [unclosed\n")
+    r = runner.invoke(app, ["validate", str(tmp_path / "t.yaml")])
+    assert r.exit_code == 2 and "not valid YAML" in r.output
+
+
+def test_summary_written_by_run_matches_schema(tmp_path):
+    out = tmp_path / "plan"
+    r = runner.invoke(app, ["run", str(ROOT / "scenarios" / "sample_small.yaml"), "--out", str(out), "--no-maps"])
+    assert r.exit_code == 0, r.output
+    s = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    for fam in ("eldercare_stations", "care_centres", "psych_points", "cemeteries"):
+        f = s["families"][fam]
+        for k in ("target", "achieved", "met", "unit", "sites_new", "sites_existing", "gap", "districts"):
+            assert k in f, (fam, k)
+    assert (out / "summary.csv").read_bytes().startswith(b"\xef\xbb\xbf")  # UTF-8 BOM for Excel
