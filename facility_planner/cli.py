@@ -88,9 +88,10 @@ def _print_summary(summary: dict) -> None:
     typer.echo(f"{'family':<30} {'target':>10} {'achieved':>10} {'met':>5} {'new':>6} {'kept':>5} {'gap':>8}  unit")
     for f in summary["families"].values():
         share = "share" in f["unit"]
-        fmt = lambda v, share=share: (
-            "n/a" if v is None else (f"{v:.1%}" if share and isinstance(v, float) else f"{v:,.0f}")
-        )  # noqa: E731
+
+        def fmt(v, share=share):
+            return "n/a" if v is None else (f"{v:.1%}" if share and isinstance(v, float) else f"{v:,.0f}")
+
         met = "n/a" if f["met"] is None else ("yes" if f["met"] else "NO")
         gap = "n/a" if f["gap"] is None else f"{f['gap']:.2%}"
         typer.echo(
