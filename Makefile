@@ -23,7 +23,7 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 demo: install
-	$(BIN)/facility-planner run scenarios/beijing_2025.yaml --out $(OUT)/beijing_2025 --force --no-maps
+	$(BIN)/facility-planner run scenarios/beijing_2025.yaml --out $(OUT)/beijing_2025 --force
 
 lint: install-dev
 	$(BIN)/ruff check facility_planner tests benchmarks

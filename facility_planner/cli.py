@@ -150,6 +150,42 @@ def validate(scenario: Annotated[Path, typer.Argument(help="Scenario YAML file."
 
 @app.command()
 @_friendly
+def maps(
+    plan_dir: Annotated[Path, typer.Argument(help="A folder written by `facility-planner run`.")],
+    basemap: Annotated[
+        str, typer.Option(help="none (offline), osm, gaode (GCJ-02) or tianditu (TIANDITU_KEY).")
+    ] = "none",
+) -> None:
+    """Redraw a plan's maps and report (maps/*.html, report.html) from its plan.gpkg and summary.json."""
+    from .maps import read_plan_layers, write_maps
+    from .report import write_report
+
+    layers, summary = read_plan_layers(plan_dir)
+    written = write_maps(layers, plan_dir / "maps", summary=summary, basemap=basemap)
+    write_report(None, plan_dir, summary=summary)
+    typer.echo(f"wrote {len(written)} map(s) in {plan_dir / 'maps'} and {plan_dir / 'report.html'}")
+
+
+@app.command()
+@_friendly
+def compare(
+    plan_a: Annotated[Path, typer.Argument(help="First plan folder.")],
+    plan_b: Annotated[Path, typer.Argument(help="Second plan folder.")],
+    out: Annotated[Path, typer.Option("--out", help="HTML file for the side-by-side map.")],
+    district: Annotated[str | None, typer.Option(help="Zoom to one district (code).")] = None,
+) -> None:
+    """Two plans side by side (synchronised maps) and a table of their KPI differences."""
+    from .maps import compare_summaries, comparison_map, read_plan_layers, save_map
+
+    la, sa = read_plan_layers(plan_a)
+    lb, sb = read_plan_layers(plan_b)
+    save_map(comparison_map(la, lb, names=(sa["scenario"], sb["scenario"]), district=district), out)
+    _print_table(compare_summaries(sa, sb), floatfmt="{:,.3f}")
+    typer.echo(f"wrote {out}")
+
+
+@app.command()
+@_friendly
 def benchmark(
     family: Annotated[str, typer.Argument(help="pmed, scp, mclp-swain or mclp-sjc.")],
     folder: Annotated[Path, typer.Argument(help="Folder with instance files and optima.csv.")],

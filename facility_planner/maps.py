@@ -1,0 +1,490 @@
+"""Folium maps of a plan that open anywhere: every script and stylesheet inlined, no request leaves the page.
+
+Layers: district and township boundaries (the context when no tiles load), older population (choropleth), chosen
+and existing sites per family (distinct colours; existing sites ringed in black), coverage areas (the isochrones or
+circles the plan used), uncovered older people, tooltips in Chinese and English, a layer control, fullscreen and a
+legend that is always visible.
+
+Base maps: ``"none"`` (default for files handed over), ``"osm"``, ``"gaode"`` (every layer shifted to GCJ-02 so it
+sits right on Gaode's tiles) and ``"tianditu"`` (official map; its key comes from the ``TIANDITU_KEY`` environment
+variable and is written into the file only when this base map is asked for).
+"""
+
+from __future__ import annotations
+
+import base64
+import html as html_mod
+import json
+import os
+import re
+from importlib import resources
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from ._errors import FacilityPlannerError, ValidationError
+from .coords import WGS84, to_gcj02
+from .families import FAMILY_NAMES
+
+FAMILY_STYLE = {
+    "eldercare_stations": {"color": "#d62728", "radius": 5},
+    "care_centres": {"color": "#1f77b4", "radius": 7},
+    "psych_points": {"color": "#9467bd", "radius": 5},
+    "cemeteries": {"color": "#2ca02c", "radius": 7},
+}
+BASEMAPS = ("none", "osm", "gaode", "tianditu")
+OLDER_COLORS = ["#fff7ec", "#fdd49e", "#fc8d59", "#d7301f", "#7f0000"]
+
+# CDN URLs folium writes → vendored files (see _assets/README.md)
+_ASSETS = {
+    "leaflet.js": "leaflet.js",
+    "leaflet.css": "leaflet.css",
+    "jquery-3.7.1.min.js": "jquery.min.js",
+    "Control.FullScreen.min.js": "Control.FullScreen.js",
+    "Control.FullScreen.css": "Control.FullScreen.css",
+    "L.Map.Sync.min.js": "L.Map.Sync.js",
+}
+_DROP_JS = {"bootstrap", "awesome_markers"}
+_DROP_CSS = {"bootstrap_css", "glyphicons_css", "awesome_markers_font_css", "awesome_markers_css", "awesome_rotate_css"}
+
+
+def _asset(name: str) -> str:
+    return resources.files("facility_planner").joinpath("_assets", name).read_text(encoding="utf-8")
+
+
+def _data_uri(name: str) -> str:
+    data = resources.files("facility_planner").joinpath("_assets", name).read_bytes()
+    mime = "image/svg+xml" if name.endswith(".svg") else "image/png"
+    return f"data:{mime};base64,{base64.b64encode(data).decode()}"
+
+
+def _css(name: str) -> str:
+    css = _asset(name)
+    for ref in set(re.findall(r"url\(([^)#]+?)\)", css)):
+        clean = ref.strip("'\"")
+        if clean.startswith("data:"):
+            continue
+        css = css.replace(f"url({ref})", f"url({_data_uri(clean)})")
+    return css
+
+
+def _slim(m) -> None:
+    """Drop folium's Bootstrap / Font Awesome / awesome-markers for this map only (instance attributes)."""
+    import folium
+
+    m.default_js = [(k, v) for k, v in folium.Map.default_js if k not in _DROP_JS]
+    m.default_css = [(k, v) for k, v in folium.Map.default_css if k not in _DROP_CSS]
+
+
+def inline_html(html: str) -> str:
+    """Replace every external script and stylesheet with the vendored file's contents; refuse unknown ones."""
+
+    def script(mt: re.Match) -> str:
+        name = mt.group(1).rsplit("/", 1)[-1]
+        if name not in _ASSETS:
+            raise FacilityPlannerError(f"map uses an external script with no vendored copy: {mt.group(1)}")
+        body = _asset(_ASSETS[name])
+        if name == "leaflet.js":
+            icon = _data_uri("images/marker-icon.png")
+            body += (
+                f"\nL.Icon.Default.imagePath='';L.Icon.Default.mergeOptions({{iconUrl:'{icon}',"
+                f"iconRetinaUrl:'{_data_uri('images/marker-icon-2x.png')}',shadowUrl:'{_data_uri('images/marker-shadow.png')}'}});"
+            )
+        return "<script>" + body.replace("</script", "<\\/script") + "</script>"
+
+    def link(mt: re.Match) -> str:
+        name = mt.group(1).rsplit("/", 1)[-1]
+        if name not in _ASSETS:
+            raise FacilityPlannerError(f"map uses an external stylesheet with no vendored copy: {mt.group(1)}")
+        return "<style>" + _css(_ASSETS[name]) + "</style>"
+
+    html = re.sub(r'<script src="(https?://[^"]+)"></script>', script, html)
+    html = re.sub(r'<link rel="stylesheet" href="(https?://[^"]+)"\s*/?>', link, html)
+    return html
+
+
+def external_references(html: str) -> list[str]:
+    """External ``<script src>`` and ``<link href>`` left in an HTML page (should be none)."""
+    refs = re.findall(r"<script[^>]+src=[\"']([^\"']+)", html) + re.findall(r"<link[^>]+href=[\"']([^\"']+)", html)
+    return [r for r in refs if not r.startswith("data:")]
+
+
+def _tiles(m, basemap: str) -> None:
+    import folium
+
+    if basemap == "none":
+        return
+    if basemap == "osm":
+        folium.TileLayer("OpenStreetMap", name="OpenStreetMap", attr="© OpenStreetMap contributors").add_to(m)
+    elif basemap == "gaode":
+        folium.TileLayer(
+            tiles="https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8&x={x}&y={y}&z={z}",
+            attr="© 高德地图 AutoNavi (GCJ-02; every layer of this map is shifted to GCJ-02 to sit on these tiles)",
+            name="高德 Gaode",
+            subdomains="1234",
+        ).add_to(m)
+    elif basemap == "tianditu":
+        key = os.environ.get("TIANDITU_KEY")
+        if not key:
+            raise ValidationError(
+                "basemap",
+                [
+                    "the Tianditu base map needs a key in the TIANDITU_KEY environment "
+                    "variable; note that the key is written into the HTML file."
+                ],
+            )
+        for layer, name in (("vec", "天地图 Tianditu"), ("cva", "天地图注记 labels")):
+            folium.TileLayer(
+                tiles=f"https://t{{s}}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER={layer}"
+                f"&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={{z}}&TILEROW={{y}}&TILECOL={{x}}&tk={key}",
+                attr="© 天地图 Tianditu",
+                name=name,
+                subdomains="01234567",
+                overlay=layer == "cva",
+            ).add_to(m)
+    else:
+        raise ValidationError("basemap", [f"basemap must be one of {', '.join(BASEMAPS)}; got {basemap!r}."])
+
+
+def _legend_html(families: list[str], older_breaks: list[float], title: str, notes: list[str]) -> str:
+    rows = []
+    for key in families:
+        st = FAMILY_STYLE[key]
+        zh, en = FAMILY_NAMES[key]
+        rows.append(
+            f'<div><span style="display:inline-block;width:12px;height:12px;border-radius:50%;'
+            f'background:{st["color"]};margin-right:6px"></span>{zh} {en}</div>'
+        )
+    rows.append(
+        '<div><span style="display:inline-block;width:10px;height:10px;border-radius:50%;background:#fff;'
+        'border:3px solid #000;margin-right:6px"></span>已有设施 existing (kept)</div>'
+    )
+    rows.append(
+        '<div><span style="display:inline-block;width:12px;height:12px;background:rgba(214,39,40,0.15);'
+        'border:1px solid #d62728;margin-right:6px"></span>15分钟覆盖 coverage area</div>'
+    )
+    rows.append(
+        '<div><span style="display:inline-block;width:12px;height:12px;background:none;'
+        'border:2px dashed #000;margin-right:6px"></span>未覆盖老年人 uncovered older people</div>'
+    )
+    grad = ",".join(OLDER_COLORS)
+    lo, hi = older_breaks[0], older_breaks[-1]
+    cont = (
+        f'<div style="margin-top:6px">60岁以上人口密度 people 60+ per km²</div>'
+        f'<div style="height:10px;background:linear-gradient(to right,{grad});border:1px solid #999"></div>'
+        f'<div style="display:flex;justify-content:space-between;font-size:11px"><span>{lo:,.0f}</span>'
+        f"<span>{hi:,.0f}+</span></div>"
+    )
+    foot = "".join(f'<div style="font-size:10px;color:#555;margin-top:4px">{html_mod.escape(n)}</div>' for n in notes)
+    return (
+        '<div id="fp-legend" style="position:fixed;bottom:24px;left:12px;z-index:9999;background:rgba(255,255,255,0.93);'
+        "padding:8px 10px;border:1px solid #888;border-radius:4px;font:12px/1.5 'Noto Sans CJK SC','Microsoft YaHei',"
+        f'sans-serif;max-width:320px"><b>{html_mod.escape(title)}</b>{"".join(rows)}{cont}{foot}</div>'
+    )
+
+
+def _color(v: float, breaks: list[float]) -> str:
+    for c, b in zip(OLDER_COLORS[::-1], breaks[::-1], strict=False):
+        if v >= b:
+            return c
+    return OLDER_COLORS[0]
+
+
+def _geojson(gdf: gpd.GeoDataFrame, simplify_m: float, props: list[str], decimals: int = 5) -> dict:
+    import shapely
+
+    g = gdf.to_crs("EPSG:32650")
+    if simplify_m > 0:
+        g["geometry"] = g.geometry.simplify(simplify_m, preserve_topology=True)
+    g = g.to_crs(WGS84)
+    # 5 decimals of a degree ≈ 1 m: enough for drawing, and GeoJSON otherwise carries 15 digits per number
+    g["geometry"] = shapely.transform(g.geometry.values, lambda xy: np.round(xy, decimals))
+    cols = [c for c in props if c in g.columns]
+    out = g[[*cols, "geometry"]].copy()
+    for c in cols:
+        if out[c].dtype.kind == "f":
+            out[c] = out[c].round(3)
+    return json.loads(out.to_json(drop_id=True, to_wgs84=True))
+
+
+def plan_map(
+    layers: dict, summary: dict, *, district: str | None = None, basemap: str = "none", title: str | None = None
+):
+    """A folium.Map of a plan (from :meth:`Plan.layers` or the layers of a plan.gpkg), optionally one district."""
+    import folium
+    from folium import plugins
+
+    if basemap not in BASEMAPS:
+        raise ValidationError("basemap", [f"basemap must be one of {', '.join(BASEMAPS)}; got {basemap!r}."])
+    shift = basemap == "gaode"
+
+    def prep(gdf):
+        if gdf is None or not len(gdf):
+            return gdf
+        g = gdf.to_crs(WGS84)
+        if district is not None and "district_code" in g.columns:
+            g = g[g["district_code"].astype(str) == district]
+        return to_gcj02(g) if shift else g
+
+    districts = prep(layers["districts"])
+    towns = prep(layers["townships"])
+    cells = prep(layers["demand_cells"])
+    if districts is None or not len(districts):
+        raise ValidationError("district", [f"no district {district!r} in this plan."])
+    b = districts.total_bounds
+    m = folium.Map(
+        location=[(b[1] + b[3]) / 2, (b[0] + b[2]) / 2],
+        zoom_start=11 if district else 9,
+        tiles=None,
+        control_scale=True,
+        prefer_canvas=True,
+    )
+    _slim(m)
+    m.fit_bounds([[b[1], b[0]], [b[3], b[2]]])
+    _tiles(m, basemap)
+    simp = 15.0 if district else 60.0
+    # older population: cells for a district map, townships citywide (keeps the file small)
+    if district:
+        area = cells[cells["pop"] > 0]  # unpopulated cells stay blank
+        area = area.assign(density=area["pop_60"] / (area["area_m2"] / 1e6))
+    else:
+        t = towns.copy()
+        t_area = t.to_crs("EPSG:32650").geometry.area / 1e6
+        t["density"] = t["pop_60"] / t_area
+        area = t
+    breaks = (
+        list(np.nanquantile(area["density"].to_numpy(float), [0, 0.2, 0.4, 0.6, 0.8])) if len(area) else [0, 1, 2, 3, 4]
+    )
+    fg = folium.FeatureGroup(name="60岁以上人口 older population (60+)", show=True)
+    # district maps draw every cell: keep only what the tooltip shows, so large rural districts stay under 5 MB
+    props = ["pop", "pop_60", "density"] if district else ["township_code", "name_zh", "pop", "pop_60", "density"]
+    gj = _geojson(area, simp if not district else 0.0, props, decimals=4 if district else 5)
+    for f in gj["features"]:
+        f["properties"]["fill"] = _color(f["properties"].pop("density", None) or 0, breaks)
+    labels = {
+        "name_zh": "名称 name",
+        "township_code": "街乡镇代码 township",
+        "pop": "人口 people",
+        "pop_60": "60岁以上 aged 60+",
+    }
+    have = gj["features"][0]["properties"].keys() if gj["features"] else []
+    fields = [k for k in labels if k in have]
+    folium.GeoJson(
+        gj,
+        style_function=lambda f: {"fillColor": f["properties"]["fill"], "fillOpacity": 0.55, "weight": 0},
+        tooltip=folium.GeoJsonTooltip(fields=fields, aliases=[labels[k] for k in fields]) if fields else None,
+    ).add_to(fg)
+    fg.add_to(m)
+    # uncovered older people (stations' 15-minute circle)
+    if cells is not None and "covered_eldercare_stations" in cells.columns:
+        unc = cells[(~cells["covered_eldercare_stations"].astype(bool)) & (cells["pop_60"] > 0)]
+        if len(unc):
+            diss = unc.to_crs("EPSG:32650").dissolve(by="district_code", as_index=False, aggfunc={"pop_60": "sum"})
+            diss = diss.to_crs(WGS84)
+            folium.GeoJson(
+                _geojson(diss, simp, ["district_code", "pop_60"]),
+                name="未覆盖老年人 uncovered older people",
+                style_function=lambda f: {"fill": False, "color": "#000", "weight": 1.5, "dashArray": "4 3"},
+                tooltip=folium.GeoJsonTooltip(fields=["pop_60"], aliases=["未覆盖60岁以上 uncovered aged 60+"]),
+            ).add_to(m)
+    # coverage areas
+    for key in FAMILY_NAMES:
+        cov = layers.get(f"coverage_{key}")
+        cov = prep(cov) if cov is not None else None
+        if cov is not None and len(cov):
+            color = FAMILY_STYLE[key]["color"]
+            folium.GeoJson(
+                _geojson(cov, 10.0, ["site_id", "minutes", "mode"]),
+                name=f"{FAMILY_NAMES[key][0]} 覆盖 coverage",
+                style_function=lambda f, c=color: {"fillColor": c, "fillOpacity": 0.12, "color": c, "weight": 0.6},
+            ).add_to(m)
+    # boundaries
+    folium.GeoJson(
+        _geojson(towns, simp, ["township_code", "name_zh", "kind"]),
+        name="街乡镇 townships",
+        style_function=lambda f: {"fill": False, "color": "#555", "weight": 0.8},
+        tooltip=folium.GeoJsonTooltip(
+            fields=["name_zh", "township_code", "kind"], aliases=["街乡镇 township", "代码 code", "类型 kind"]
+        ),
+    ).add_to(m)
+    folium.GeoJson(
+        _geojson(districts, simp, ["district_code", "name_zh", "name_pinyin"]),
+        name="区 districts",
+        style_function=lambda f: {"fill": False, "color": "#222", "weight": 2.2},
+        tooltip=folium.GeoJsonTooltip(fields=["name_zh", "name_pinyin"], aliases=["区", "district"]),
+    ).add_to(m)
+    # sites
+    present = []
+    tname = towns.set_index("township_code")["name_zh"] if towns is not None and len(towns) else pd.Series(dtype=str)
+    for key in FAMILY_NAMES:
+        s = layers.get(f"sites_{key}")
+        s = prep(s) if s is not None else None
+        if s is None or not len(s):
+            continue
+        present.append(key)
+        st = FAMILY_STYLE[key]
+        zh, en = FAMILY_NAMES[key]
+        fgs = folium.FeatureGroup(name=f"{zh} {en} ({len(s)})")
+        for r in s.itertuples():
+            ex = bool(getattr(r, "existing", False))
+            tip = (
+                f"<b>{zh}</b><br>{en}<br>{'已有 existing (kept)' if ex else '新建 new'}<br>"
+                f"{html_mod.escape(str(tname.get(getattr(r, 'township_code', ''), '')))} {getattr(r, 'township_code', '')}"
+                f"<br>site {html_mod.escape(str(r.site_id))}"
+            )
+            folium.CircleMarker(
+                [r.geometry.y, r.geometry.x],
+                radius=st["radius"],
+                color="#000" if ex else "#fff",
+                weight=3 if ex else 1,
+                fill=True,
+                fill_color=st["color"],
+                fill_opacity=0.95,
+                tooltip=tip,
+            ).add_to(fgs)
+        fgs.add_to(m)
+    folium.LayerControl(collapsed=False).add_to(m)
+    plugins.Fullscreen(position="topright").add_to(m)
+    name = title or summary.get("scenario", "plan")
+    foot = ["Boundaries: poi86/Amap via cnmaps & mosstool; streets © OpenStreetMap contributors (ODbL)"]
+    if shift:
+        foot.append("All layers shifted to GCJ-02 to match Gaode tiles; analysis is in WGS-84.")
+    m.get_root().html.add_child(folium.Element(_legend_html(present, breaks, name, foot)))
+    return m
+
+
+def save_map(m, path: str | Path) -> Path:
+    """Save a folium map as one self-contained HTML file (scripts and styles inlined); refuse external references."""
+    html = inline_html(m.get_root().render())
+    left = external_references(html)
+    if left:
+        raise FacilityPlannerError(f"the map still references external files: {left[:3]}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(html, encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def write_maps(
+    plan_or_layers, out_dir: str | Path, *, summary: dict | None = None, basemap: str | None = None
+) -> list[Path]:
+    """Write ``index.html`` (citywide or the plan's area) and one map per district into ``out_dir``."""
+    if hasattr(plan_or_layers, "layers"):
+        layers, summary = plan_or_layers.layers(), plan_or_layers.summary()
+        basemap = basemap or plan_or_layers.scenario.outputs.basemap
+    else:
+        layers = plan_or_layers
+    basemap = basemap or "none"
+    out = Path(out_dir)
+    written = [save_map(plan_map(layers, summary, basemap=basemap), out / "index.html")]
+    for r in layers["districts"].itertuples():
+        code = str(r.district_code)
+        written.append(
+            save_map(
+                plan_map(
+                    layers,
+                    summary,
+                    district=code,
+                    basemap=basemap,
+                    title=f"{summary.get('scenario', '')} · {r.name_zh} {r.name_pinyin}",
+                ),
+                out / f"district_{code}_{r.name_pinyin}.html",
+            )
+        )
+    return written
+
+
+def read_plan_layers(plan_dir: str | Path) -> tuple[dict, dict]:
+    """The layers and summary of a written plan folder (for redrawing maps)."""
+    import pyogrio
+
+    d = Path(plan_dir)
+    gpkg = d / "plan.gpkg"
+    if not gpkg.exists() or not (d / "summary.json").exists():
+        raise ValidationError(
+            "PLAN_DIR", [f"{d} holds no plan (plan.gpkg and summary.json); run `facility-planner run` first."]
+        )
+    layers = {}
+    for name, _ in pyogrio.list_layers(gpkg):
+        g = gpd.read_file(gpkg, layer=name)
+        for col in ("existing", "covered_eldercare_stations", "straight_line_fallback"):
+            if col in g.columns:
+                g[col] = g[col].astype(bool)
+        layers[name] = g
+    return layers, json.loads((d / "summary.json").read_text(encoding="utf-8"))
+
+
+def comparison_map(layers_a: dict, layers_b: dict, *, names: tuple[str, str] = ("A", "B"), district: str | None = None):
+    """Two plans side by side in synchronised maps (folium DualMap with Leaflet.Sync inlined)."""
+    import folium
+    from folium import plugins
+
+    def ctx(layers):
+        d = layers["districts"].to_crs(WGS84)
+        return d[d["district_code"].astype(str) == district] if district else d
+
+    d = ctx(layers_a)
+    b = d.total_bounds
+    dm = plugins.DualMap(location=[(b[1] + b[3]) / 2, (b[0] + b[2]) / 2], zoom_start=11 if district else 9, tiles=None)
+    for sub in (dm, dm.m1, dm.m2):
+        _slim(sub)
+    for mm, layers, name in ((dm.m1, layers_a, names[0]), (dm.m2, layers_b, names[1])):
+        folium.GeoJson(
+            _geojson(ctx(layers), 60.0, ["name_zh"]),
+            name=f"区 districts ({name})",
+            style_function=lambda f: {"fill": False, "color": "#222", "weight": 2},
+        ).add_to(mm)
+        for key in FAMILY_NAMES:
+            s = layers.get(f"sites_{key}")
+            if s is None or not len(s):
+                continue
+            s = s.to_crs(WGS84)
+            if district:
+                s = s[s["district_code"].astype(str) == district]
+            st = FAMILY_STYLE[key]
+            fg = folium.FeatureGroup(name=f"{FAMILY_NAMES[key][0]} ({name}: {len(s)})")
+            for r in s.itertuples():
+                folium.CircleMarker(
+                    [r.geometry.y, r.geometry.x],
+                    radius=st["radius"],
+                    color="#fff",
+                    weight=1,
+                    fill=True,
+                    fill_color=st["color"],
+                    fill_opacity=0.9,
+                    tooltip=f"{FAMILY_NAMES[key][0]} · {name} · {r.site_id}",
+                ).add_to(fg)
+            fg.add_to(mm)
+        folium.LayerControl(collapsed=True).add_to(mm)
+    return dm
+
+
+def compare_summaries(a: dict, b: dict) -> pd.DataFrame:
+    """KPI differences between two plan summaries, one row per family."""
+    rows = []
+    for key in FAMILY_NAMES:
+        fa, fb = a["families"].get(key), b["families"].get(key)
+        if fa is None and fb is None:
+            continue
+        g = lambda f, k: None if f is None else f.get(k)  # noqa: E731
+        rows.append(
+            {
+                "family": key,
+                "family_zh": FAMILY_NAMES[key][0],
+                "unit": g(fa, "unit") or g(fb, "unit"),
+                "achieved_a": g(fa, "achieved"),
+                "achieved_b": g(fb, "achieved"),
+                "difference": (g(fb, "achieved") - g(fa, "achieved"))
+                if g(fa, "achieved") is not None and g(fb, "achieved") is not None
+                else None,
+                "sites_new_a": g(fa, "sites_new"),
+                "sites_new_b": g(fb, "sites_new"),
+                "met_a": g(fa, "met"),
+                "met_b": g(fb, "met"),
+            }
+        )
+    return pd.DataFrame(rows)

@@ -1,0 +1,149 @@
+"""Maps that open anywhere: no external references, drawn in headless Chromium offline, Gaode shift, report."""
+
+import os
+import re
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from facility_planner.coords import wgs84_to_gcj02
+from facility_planner.maps import comparison_map, plan_map, read_plan_layers, save_map
+from facility_planner.pipeline import run_scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser") if shutil.which(n)), None)
+in_ci = os.environ.get("CI") == "true"
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None and not in_ci, reason="headless Chromium not installed (.ci/run installs it in CI)"
+)
+
+
+class _Refs(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.refs = []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "script" and a.get("src"):
+            self.refs.append(a["src"])
+        if tag == "link" and a.get("href"):
+            self.refs.append(a["href"])
+
+
+@pytest.fixture(scope="module")
+def plan_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("plan") / "xicheng"
+    run_scenario(ROOT / "scenarios" / "sample_small.yaml").write(out)
+    return out
+
+
+def test_every_saved_page_is_self_contained(plan_dir):
+    pages = [*sorted((plan_dir / "maps").glob("*.html")), plan_dir / "report.html"]
+    assert len(pages) >= 3
+    for page in pages:
+        p = _Refs()
+        p.feed(page.read_text(encoding="utf-8"))
+        external = [r for r in p.refs if not r.startswith("data:")]
+        assert external == [], (page.name, external)
+    html = (plan_dir / "maps" / "index.html").read_text(encoding="utf-8")
+    assert "L.map(" in html and "Control.FullScreen" in html and "fp-legend" in html
+    assert "社区养老服务驿站" in html and "Community eldercare stations" in html
+    assert "bootstrap" not in html.lower()
+
+
+def test_district_map_under_5_mb(plan_dir):
+    for page in (plan_dir / "maps").glob("district_*.html"):
+        assert page.stat().st_size <= 5 * 1024 * 1024
+
+
+@needs_chromium
+def test_map_draws_offline_in_headless_chromium(plan_dir, tmp_path):
+    from PIL import Image
+
+    assert CHROMIUM, "CI must install chromium (.ci/run)"
+    shot = tmp_path / "map.png"
+    subprocess.run(
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            f"--user-data-dir={tmp_path / 'prof'}",
+            "--host-resolver-rules=MAP * ~NOTFOUND",
+            "--proxy-server=127.0.0.1:9",
+            "--window-size=1200,900",
+            "--virtual-time-budget=5000",
+            f"--screenshot={shot}",
+            (plan_dir / "maps" / "district_110102_Xicheng.html").as_uri(),
+        ],
+        check=True,
+        timeout=60,
+        capture_output=True,
+    )
+    img = Image.open(shot).convert("RGB")
+    px = list(img.getdata())
+    red = sum(1 for r, g, b in px if abs(r - 0xD6) < 20 and abs(g - 0x27) < 25 and abs(b - 0x28) < 25)  # stations
+    blue = sum(1 for r, g, b in px if abs(r - 0x1F) < 20 and abs(g - 0x77) < 25 and abs(b - 0xB4) < 25)  # centres
+    dark = sum(1 for r, g, b in px if r < 60 and g < 60 and b < 60)  # district boundary, legend text
+    assert red > 200 and blue > 100 and dark > 500, (red, blue, dark)
+
+
+def test_gaode_variant_is_shifted_to_gcj02(plan_dir):
+    layers, summary = read_plan_layers(plan_dir)
+    plain = plan_map(layers, summary, district="110102").get_root().render()
+    gaode = plan_map(layers, summary, district="110102", basemap="gaode").get_root().render()
+    assert "autonavi" in gaode and "autonavi" not in plain
+    # a station's marker moves by the GCJ-02 offset (~500-600 m in Beijing; 555 m at Tiananmen)
+    pat = re.compile(r"L\.circleMarker\(\s*\[([0-9.]+), ([0-9.]+)\]")
+    (lat0, lon0), (lat1, lon1) = pat.findall(plain)[0], pat.findall(gaode)[0]
+    glon, glat = wgs84_to_gcj02(float(lon0), float(lat0))
+    assert abs(float(lon1) - float(glon)) < 1e-6 and abs(float(lat1) - float(glat)) < 1e-6
+    # Tiananmen (WGS-84 39.9075 N, 116.3913 E) lands on Gaode's 116.3976 E, 39.9088 N
+    tl, tt = wgs84_to_gcj02(116.3913, 39.9075)
+    assert abs(float(tl) - 116.3976) < 3e-4 and abs(float(tt) - 39.9089) < 3e-4
+
+
+def test_tianditu_needs_key_and_writes_it_only_when_asked(plan_dir, monkeypatch):
+    from facility_planner import ValidationError
+
+    layers, summary = read_plan_layers(plan_dir)
+    monkeypatch.delenv("TIANDITU_KEY", raising=False)
+    with pytest.raises(ValidationError, match="TIANDITU_KEY"):
+        plan_map(layers, summary, basemap="tianditu")
+    monkeypatch.setenv("TIANDITU_KEY", "secret123")
+    assert "secret123" in plan_map(layers, summary, basemap="tianditu").get_root().render()
+    assert "secret123" not in plan_map(layers, summary).get_root().render()
+
+
+def test_comparison_map_and_report(plan_dir, tmp_path):
+    layers, _summary = read_plan_layers(plan_dir)
+    out = save_map(comparison_map(layers, layers, names=("A", "B")), tmp_path / "cmp.html")
+    p = _Refs()
+    html = out.read_text(encoding="utf-8")
+    p.feed(html)
+    assert [r for r in p.refs if not r.startswith("data:")] == []
+    assert "L.Map.Sync" in html or ".sync(" in html
+    report = (plan_dir / "report.html").read_text(encoding="utf-8")
+    assert "A4 landscape" in report and "maps/index.html" in report and "西城区" in report
+    assert "达标 met" in report
+
+
+def test_maps_command_redraws(plan_dir):
+    from typer.testing import CliRunner
+
+    from facility_planner.cli import app
+
+    (plan_dir / "maps" / "index.html").unlink()
+    r = CliRunner().invoke(app, ["maps", str(plan_dir)])
+    assert r.exit_code == 0, r.output
+    assert (plan_dir / "maps" / "index.html").exists()
+    r = CliRunner().invoke(app, ["maps", str(plan_dir.parent / "nothing")])
+    assert r.exit_code == 2 and "holds no plan" in r.output
