@@ -5,7 +5,7 @@ BIN     = $(VENV)/bin
 PIP     = $(BIN)/python -m pip install --only-binary=:all: -c constraints.txt
 OUT    ?= outputs
 
-.PHONY: demo test install install-dev lint benchmark clean
+.PHONY: demo test install install-dev lint benchmark notebooks lab clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,11 +26,18 @@ demo: install
 	$(BIN)/facility-planner run scenarios/beijing_2025.yaml --out $(OUT)/beijing_2025 --force
 
 lint: install-dev
-	$(BIN)/ruff check facility_planner tests benchmarks
-	$(BIN)/ruff format --check facility_planner tests benchmarks
+	$(BIN)/ruff check facility_planner tests benchmarks tools notebooks
+	$(BIN)/ruff format --check facility_planner tests benchmarks tools notebooks
 
+# the unit tests and every notebook (executed by nbmake, offline) in one run
 test: install-dev lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --nbmake tests notebooks
+
+notebooks: install-dev  # rewrite the notebooks from tools/make_notebooks.py (committed without outputs)
+	$(BIN)/python tools/make_notebooks.py && $(BIN)/ruff format notebooks
+
+lab: install-dev
+	$(BIN)/jupyter lab notebooks
 
 benchmark: install-dev
 	$(BIN)/python benchmarks/run_all.py

@@ -14,6 +14,10 @@ from ._errors import (
     SolverError,
     ValidationError,
 )
+from .demand import beijing_demand, build_demand_layer
+from .maps import compare_summaries, comparison_map, plan_map, show
+from .pipeline import run_scenario, validate_scenario
+from .scenario import Scenario, load_scenario, scenario_from_dict
 
 try:
     __version__ = version("facility-planner")
@@ -24,8 +28,19 @@ __all__ = [
     "FacilityPlannerError",
     "InfeasibleModelError",
     "OutputExistsError",
+    "Scenario",
     "ScenarioError",
     "SolverError",
     "ValidationError",
     "__version__",
+    "beijing_demand",
+    "build_demand_layer",
+    "compare_summaries",
+    "comparison_map",
+    "load_scenario",
+    "plan_map",
+    "run_scenario",
+    "scenario_from_dict",
+    "show",
+    "validate_scenario",
 ]

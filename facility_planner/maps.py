@@ -369,6 +369,29 @@ def save_map(m, path: str | Path) -> Path:
     return path
 
 
+class OfflineMap:
+    """Shows a folium map in Jupyter with every script inlined (folium's own display loads them from CDNs)."""
+
+    def __init__(self, m, height: int = 600) -> None:
+        self.map = m
+        self.height = height
+
+    def _repr_html_(self) -> str:
+        page = inline_html(self.map.get_root().render())
+        return (
+            f'<iframe srcdoc="{html_mod.escape(page)}" style="width:100%;height:{self.height}px;border:none" '
+            'sandbox="allow-scripts"></iframe>'
+        )
+
+    def save(self, path: str | Path) -> Path:
+        return save_map(self.map, path)
+
+
+def show(m, height: int = 600) -> OfflineMap:
+    """Display a map in a notebook offline: ``show(plan_map(...))``."""
+    return OfflineMap(m, height)
+
+
 def write_maps(
     plan_or_layers, out_dir: str | Path, *, summary: dict | None = None, basemap: str | None = None
 ) -> list[Path]:

@@ -11,6 +11,6 @@ def progress(items: Iterable, *, desc: str, unit: str = "it"):
     """Wrap ``items`` in a tqdm bar on stderr; silent when not on a terminal or when progress is switched off."""
     if not settings.show_progress:
         return items
-    from tqdm.auto import tqdm
+    from tqdm import tqdm  # plain text bar: no widget dependency in notebooks
 
     return tqdm(items, desc=desc, unit=unit, disable=None, leave=False)

@@ -199,11 +199,11 @@ def _new_highs(highspy, log: bool):
     import sys
 
     _banner_shown = True
+    fd = 1  # the process's real stdout, also under Jupyter, whose sys.stdout has no file descriptor
     try:
-        fd = sys.stdout.fileno()
-    except (AttributeError, OSError, ValueError):  # no real stdout (notebooks, captured output)
-        return highspy.Highs()
-    sys.stdout.flush()
+        sys.stdout.flush()
+    except (AttributeError, ValueError):
+        pass
     saved = os.dup(fd)
     try:
         with open(os.devnull, "w") as devnull:

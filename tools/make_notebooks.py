@@ -1,0 +1,184 @@
+"""Write the teaching notebooks (without outputs). Run: python tools/make_notebooks.py"""
+
+from pathlib import Path
+
+import nbformat as nbf
+
+HERE = Path(__file__).resolve().parents[1] / "notebooks"
+
+
+def nb(cells):
+    book = nbf.v4.new_notebook()
+    book.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    book.cells = [
+        nbf.v4.new_markdown_cell(c[3:]) if c.startswith("md:") else nbf.v4.new_code_cell(c.strip()) for c in cells
+    ]
+    return book
+
+
+Q = [
+    """md:# 01 · Quickstart: from the census to eldercare stations in one district
+
+This notebook walks through the toolkit on the bundled Beijing data: the demand layer built from the 2020 census,
+a plan for community eldercare stations (社区养老服务驿站) in one district, and the map you would hand over.
+Everything runs offline.""",
+    """import facility_planner as fp
+
+layer = fp.beijing_demand(district="Dongcheng", cell_size_m=500)
+layer.district_table()""",
+    """md:Each cell carries people (`pop`) and people aged 60+ (`pop_60`), with its township and district codes.
+The totals are the 2020 census figures exactly; `pop_source` on each township says where its share came from.""",
+    """layer.cells[["cell_id", "township_code", "district_code", "pop", "pop_60"]].head()""",
+    """layer.townships[["township_code", "name_zh", "kind", "pop", "pop_60", "pop_source"]].head()""",
+    """md:## Plan stations for the district
+
+A scenario says what to plan. Here: Dongcheng, 39 stations (its share of the city's 1,200 by older population),
+a 15-minute walk, the other facility families switched off.""",
+    """scenario = fp.scenario_from_dict({
+    "name": "dongcheng_stations",
+    "district": "Dongcheng",
+    "families": {
+        "eldercare_stations": {"stations": 39},
+        "care_centres": {"enabled": False},
+        "psych_points": {"enabled": False},
+        "cemeteries": {"enabled": False},
+    },
+})
+plan = fp.run_scenario(scenario)
+stations = plan.summary()["families"]["eldercare_stations"]
+{k: stations[k] for k in ("target", "achieved", "met", "older_covered_share", "gap", "coverage_basis")}""",
+    """md:`gap` is the solver's proven optimality gap: 0 means no other placement of 39 stations covers more older people.
+Every assumption the plan rests on is listed in its notes:""",
+    """for note in plan.notes:
+    print("-", note)""",
+    """md:## The map
+
+`fp.show` displays the map with every script inlined, so it works without internet, like the files handed to districts.""",
+    """fp.show(fp.plan_map(plan.layers(), plan.summary(), district="110101"))""",
+]
+
+N = [
+    """md:# 02 · The 15-minute circle by street network in Haidian, against straight lines
+
+Whether an older resident is "covered" depends on how far they really walk. This notebook measures the
+15-minute walk on the OpenStreetMap streets of Zhongguancun (中关村, Haidian; © OpenStreetMap contributors,
+ODbL) and compares it with the straight-line estimate.""",
+    """import facility_planner as fp
+from facility_planner.areas import data_dir
+from facility_planner.models import max_cover
+from facility_planner.network import network_from_lines
+from facility_planner.sites import candidates_from_demand
+from facility_planner.travel import network_travel, straight_line
+
+network = network_from_lines(data_dir() / "zhongguancun_osm_roads_wgs84.geojson")
+network.notes""",
+    """md:We keep the cells and candidate sites that lie where the street network is (its convex hull), at 250 m.""",
+    """layer = fp.beijing_demand(district="Haidian", cell_size_m=250)
+hull = network.hull(0)
+cells = layer.centroids()
+cells = cells[cells.geometry.within(hull)]
+sites = candidates_from_demand(layer.cells, populated_only=True)
+sites = sites[sites.geometry.within(hull)]
+len(cells), len(sites), int(cells["pop_60"].sum())""",
+    """by_street = network_travel(cells, sites, network)          # walked along streets, snap distance included
+by_line = straight_line(cells, sites)                        # straight line × 1.2 detour factor
+no_detour = straight_line(cells, sites, detour_factor=1.0)   # the crow's flight
+{"pairs within 15 min — street": by_street.cost.matrix.nnz,
+ "straight line × 1.2": by_line.cost.matrix.nnz,
+ "straight line, no detour": no_detour.cost.matrix.nnz}""",
+    """md:The street network never reaches further than the crow flies; the detour factor of 1.2 is an estimate of how much
+further people walk. Now place 8 stations each way and measure both plans **by street**:""",
+    """import pandas as pd
+
+weights = cells.set_index("cell_id")["pop_60"]
+plan_street = max_cover(by_street.cost, weights, 8, mip_rel_gap=0.0)
+plan_line = max_cover(by_line.cost, weights, 8, mip_rel_gap=0.0)
+
+def covered_by_street(selected):
+    m = by_street.cost.subset(cols=selected).matrix.tocoo()
+    reached = set(by_street.cost.row_ids[m.row])
+    return weights[weights.index.isin(reached)].sum() / weights.sum()
+
+pd.DataFrame({
+    "planned by": ["street network", "straight line × 1.2"],
+    "older people covered (street measure)": [covered_by_street(plan_street.selected), covered_by_street(plan_line.selected)],
+    "covered as the plan itself claims": [plan_street.extra["covered_share"], plan_line.extra["covered_share"]],
+    "solver gap": [plan_street.gap, plan_line.gap],
+})""",
+    """md:What changes: a straight-line plan claims a coverage the streets do not deliver, and its sites, judged by the street
+measure, cover fewer older people than sites chosen on the network. Where the network data run out, the toolkit
+falls back to straight lines and flags those cells (`by_street.fallback`).""",
+    """int(by_street.fallback.sum()), len(by_street.fallback)""",
+]
+
+C = [
+    """md:# 03 · One public cemetery per rural township (公益性公墓)
+
+The plan asks for a public cemetery in every rural township (towns 镇, townships 乡, area offices 地区 — not urban
+subdistricts 街道), away from dense housing, with the best access for the township's people; 80% of rural townships
+served is the target. This notebook plans it for Chaoyang and Fangshan and shows which townships are left without a
+feasible site, and why.""",
+    """import facility_planner as fp
+
+def cemetery_plan(district, min_distance_m=1000, dense=5000):
+    scenario = fp.scenario_from_dict({
+        "name": f"cemeteries_{district}", "district": district,
+        "families": {
+            "eldercare_stations": {"enabled": False}, "care_centres": {"enabled": False},
+            "psych_points": {"enabled": False},
+            "cemeteries": {"min_distance_from_dense_m": float(min_distance_m), "dense_density_per_km2": float(dense)},
+        },
+    })
+    return fp.run_scenario(scenario).families["cemeteries"]
+
+fangshan = cemetery_plan("Fangshan")
+fangshan.kpi""",
+    """fangshan.unit_table[["township_code", "name_zh", "kind", "pop", "site_id", "mean_minutes"]].head(10)""",
+    """md:Chaoyang's rural area offices (地区) are largely built up: with a 1 km buffer from dense housing
+(≥ 5,000 people/km²) many have no feasible site, and each is named with the reason:""",
+    """chaoyang = cemetery_plan("Chaoyang")
+print(chaoyang.kpi["achieved"], "of rural townships served; target", chaoyang.kpi["target"])
+chaoyang.unit_table.loc[chaoyang.unit_table["site_id"].isna(), ["township_code", "name_zh", "reason"]]""",
+    """md:In these area offices the candidate sites lie *inside* dense housing, so a smaller buffer alone changes
+nothing; what counts as "dense" matters more. Both are planning choices, and the plan shows their effect:""",
+    """import pandas as pd
+
+rows = []
+for buffer_m, dense in [(1000, 5000), (500, 5000), (500, 10000), (300, 15000)]:
+    k = cemetery_plan("Chaoyang", min_distance_m=buffer_m, dense=dense).kpi
+    rows.append({"buffer from dense housing (m)": buffer_m, "dense = people/km² ≥": dense,
+                 "rural townships served": k["achieved"], "without a site": len(k["unserved"]), "target": k["target"]})
+pd.DataFrame(rows)""",
+]
+
+S = [
+    """md:# 04 · Two scenarios side by side
+
+Planners compare options: here, Xicheng with 61 stations (its share of 1,200 by older population) against 80, with
+everything else equal. The maps are synchronised (pan one, the other follows) and the table lists the differences.""",
+    """import facility_planner as fp
+
+def xicheng(stations):
+    return fp.run_scenario(fp.scenario_from_dict({
+        "name": f"xicheng_{stations}", "district": "Xicheng",
+        "families": {"eldercare_stations": {"stations": stations}, "cemeteries": {"enabled": False}},
+    }))
+
+a, b = xicheng(61), xicheng(80)
+fp.compare_summaries(a.summary(), b.summary())""",
+    """md:The older population within a 15-minute walk, district by district:""",
+    """sa, sb = a.summary()["families"]["eldercare_stations"], b.summary()["families"]["eldercare_stations"]
+sa["older_covered_share"], sb["older_covered_share"]""",
+    """fp.show(fp.comparison_map(a.layers(), b.layers(), names=("61 stations", "80 stations")), height=500)""",
+]
+
+if __name__ == "__main__":
+    HERE.mkdir(exist_ok=True)
+    for name, cells in [
+        ("01_quickstart", Q),
+        ("02_eldercare_15min_network", N),
+        ("03_cemeteries_per_township", C),
+        ("04_compare_scenarios", S),
+    ]:
+        nbf.write(nb(cells), HERE / f"{name}.ipynb")
+        print("wrote", name)
