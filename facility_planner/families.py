@@ -230,6 +230,15 @@ def _district_rows(cells, covered: pd.Series, out_sites, weight: str) -> pd.Data
     return t.reset_index()
 
 
+def _unit_district_rows(district_code: pd.Series, served: pd.Series, out_sites: gpd.GeoDataFrame) -> pd.DataFrame:
+    """Per district: units, units served, their share, and the new / existing sites (unit-counted families)."""
+    frame = pd.DataFrame({"district_code": np.asarray(district_code), "served": np.asarray(served, dtype=bool)})
+    t = frame.groupby("district_code").agg(units=("served", "size"), covered=("served", "sum"))
+    t["covered_share"] = t["covered"] / t["units"]
+    s = out_sites.groupby("district_code")["existing"].agg(sites_new=lambda x: int((~x).sum()), sites_existing="sum")
+    return t.join(s).fillna({"sites_new": 0, "sites_existing": 0}).reset_index()
+
+
 def _one_median_per_unit(cells, sites, unit_codes, weight, travel, solver, desc):
     """For each unit, the candidate site of that unit minimising the weighted straight-line travel (1-median)."""
     m_per_min = travel.speed_kmh * 1000 / 60
@@ -292,14 +301,7 @@ def care_centres(demand, travel, sites, areas_units, spec, solver) -> FamilyResu
             np.nansum(table["mean_minutes"] * table["pop_60"]) / max(table["pop_60"].sum(), 1)
         ),
     }
-    by_d = (
-        units.assign(served=served)
-        .groupby("district_code")
-        .agg(units=("township_code", "size"), covered=("served", "sum"))
-    )
-    by_d["covered_share"] = by_d["covered"] / by_d["units"]
-    s = out_sites.groupby("district_code").size().rename("sites_new")
-    by_d = by_d.join(s).fillna({"sites_new": 0}).assign(sites_existing=0).reset_index()
+    by_d = _unit_district_rows(units["district_code"], served, out_sites)
     notes.append(
         "each centre at the site with the least mean straight-line travel for the unit's older people (1-median, exact)"
     )
@@ -346,13 +348,7 @@ def psych_points(demand, travel_comm, travel_cells, sites, spec, solver) -> Fami
     if len(out_sites) > spec.max_new:
         notes.append(f"{len(out_sites)} points are needed for {spec.share:.0%}, more than the {spec.max_new} planned")
     cc = comm.set_index("community_code")
-    by = pd.DataFrame(
-        {"district_code": cc["district_code"].reindex(c_cov.index).to_numpy(), "covered": c_cov.to_numpy()}
-    )
-    by_d = by.groupby("district_code").agg(units=("covered", "size"), covered=("covered", "sum"))
-    by_d["covered_share"] = by_d["covered"] / by_d["units"]
-    s = out_sites.groupby("district_code").size().rename("sites_new")
-    by_d = by_d.join(s).fillna({"sites_new": 0}).assign(sites_existing=0).reset_index()
+    by_d = _unit_district_rows(cc["district_code"].reindex(c_cov.index), c_cov, out_sites)
     unit_table = comm.assign(covered=c_cov.reindex(comm["community_code"]).to_numpy())
     return FamilyResult("psych_points", out_sites, kpi, by_d, cells_cov, unit_table, [sol], notes + sol.notes)
 
@@ -403,14 +399,7 @@ def cemeteries(demand, travel, sites_ok, sites_all, spec, solver) -> FamilyResul
         "rural_townships": len(table),
         "unserved": [r.township_code for r in left.itertuples()],
     }
-    by_d = (
-        table.assign(served=served)
-        .groupby("district_code")
-        .agg(units=("township_code", "size"), covered=("served", "sum"))
-    )
-    by_d["covered_share"] = by_d["covered"] / by_d["units"]
-    s = out_sites.groupby("district_code").size().rename("sites_new")
-    by_d = by_d.join(s).fillna({"sites_new": 0}).assign(sites_existing=0).reset_index()
+    by_d = _unit_district_rows(table["district_code"], served, out_sites)
     return FamilyResult("cemeteries", out_sites, kpi, by_d, None, table, sols, notes, exact=True)
 
 

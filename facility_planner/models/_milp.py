@@ -69,6 +69,11 @@ def stack_rows(blocks: list[tuple[sp.spmatrix, npt.ArrayLike, npt.ArrayLike]], n
     return sp.vstack(mats, format="csr"), np.concatenate(lows), np.concatenate(ups)
 
 
+def pad_columns(blocks: list, n_extra: int) -> list:
+    """Constraint blocks over the site columns, widened with zero columns for a model's extra variables."""
+    return [(sp.hstack([m, sp.csr_matrix((m.shape[0], n_extra))], format="csr"), lo, hi) for m, lo, hi in blocks]
+
+
 def solve_milp(
     model: MILP,
     *,

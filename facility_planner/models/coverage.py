@@ -28,7 +28,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .._errors import InfeasibleModelError, ValidationError
-from ._milp import MILP, stack_rows
+from ._milp import MILP, pad_columns, stack_rows
 from .base import (
     SideConstraints,
     Solution,
@@ -193,8 +193,7 @@ def max_cover(
     A_link = sp.hstack([-U, sp.identity(nu, format="csr")], format="csr")  # z_k - Σ x_j ≤ 0
     count_row = sp.csr_matrix(np.r_[(~prep.required).astype(float), np.zeros(nu)][None, :])
     blocks = [(A_link, -math.inf, 0.0), (count_row, p_lo, p)]
-    for Mb, lo, hi in prep.rows:
-        blocks.append((sp.hstack([Mb, sp.csr_matrix((Mb.shape[0], nu))], format="csr"), lo, hi))
+    blocks += pad_columns(prep.rows, nu)
     A, rl, ru = stack_rows(blocks, m + nu)
     integral = bool(np.all(wu == np.round(wu)))
     milp = MILP(
@@ -389,8 +388,7 @@ def partial_cover(
     A_link = sp.hstack([-U, sp.identity(nu, format="csr")], format="csr")
     share_row = sp.csr_matrix(np.r_[np.zeros(m), wu][None, :])
     blocks = [(A_link, -math.inf, 0.0), (share_row, need - 1e-9 * max(total, 1), math.inf)]
-    for Mb, lo, hi in prep.rows:
-        blocks.append((sp.hstack([Mb, sp.csr_matrix((Mb.shape[0], nu))], format="csr"), lo, hi))
+    blocks += pad_columns(prep.rows, nu)
     A, rl, ru = stack_rows(blocks, m + nu)
     milp = MILP(
         c=np.r_[cost, np.zeros(nu)],

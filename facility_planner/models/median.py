@@ -32,7 +32,7 @@ import scipy.sparse as sp
 
 from .._errors import InfeasibleModelError, ValidationError
 from .._validate import fmt_ids
-from ._milp import MILP, RawResult, stack_rows
+from ._milp import MILP, RawResult, pad_columns, stack_rows
 from .base import SideConstraints, Solution, as_matrix, as_weights, check_p, nearest_assignment, prepare_sides, run
 from .coverage import _with_existing, set_cover
 
@@ -210,8 +210,7 @@ def _radius_model(c, level_of_pair, lvl_row, lvl_dist, lvl_rank, n_levels, w, m,
     lo_lvl = np.where(lvl_rank[kept] == 0, 1.0, 0.0)
     count_row = sp.csr_matrix(np.r_[(~prep.required).astype(float), np.zeros(nz)][None, :])
     blocks = [(A_lvl, lo_lvl, math.inf), (count_row, p, p)]
-    for Mb, lo, hi in prep.rows:
-        blocks.append((sp.hstack([Mb, sp.csr_matrix((Mb.shape[0], nz))], format="csr"), lo, hi))
+    blocks += pad_columns(prep.rows, nz)
     A, rl, ru = stack_rows(blocks, m + nz)
     milp = MILP(
         c=np.r_[np.zeros(m), zcost],
@@ -282,8 +281,7 @@ def _p_median_capacitated(M, w, p, capacities, prep, solver, time_limit_s, mip_r
     count_row = sp.csr_matrix(np.r_[(~prep.required).astype(float), np.zeros(k)][None, :])
     has = w > 0
     blocks = [(assign[has], 1.0, 1.0), (link, -math.inf, 0.0), (capr, -math.inf, 0.0), (count_row, p, p)]
-    for Mb, lo, hi in prep.rows:
-        blocks.append((sp.hstack([Mb, sp.csr_matrix((Mb.shape[0], k))], format="csr"), lo, hi))
+    blocks += pad_columns(prep.rows, k)
     A, rl, ru = stack_rows(blocks, m + k)
     milp = MILP(
         c=np.r_[np.zeros(m), w[r] * d],
