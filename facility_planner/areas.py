@@ -340,6 +340,20 @@ def load_beijing(path: str | Path | None = None) -> BeijingAreas:
                 "reason": reason,
             }
         )
+    pts = read_vector(d / "village_community_points_adcode2016_wgs84.geojson")
+    codes_2023 = set(pd.read_csv(d / "villages_communities_2023_codes.csv", dtype=str, usecols=["code"])["code"])
+    stale = pts[~pts["code"].astype(str).isin(codes_2023)]
+    for r in stale.itertuples():
+        rows.append(
+            {
+                "side": "community point without 2023 code",
+                "township_code": str(r.code),
+                "name_zh": r.name_zh_2016,
+                "district_code": str(r.code)[:6],
+                "kind": r.kind,
+                "reason": "2016 code not in the NBS 2023 list (unit renamed, merged or re-coded); point not used",
+            }
+        )
     report = pd.DataFrame(rows, columns=["side", "township_code", "name_zh", "district_code", "kind", "reason"])
     units_admin = units[units["kind"] != "special_zone"].reset_index(drop=True)
     notes = [
@@ -347,6 +361,8 @@ def load_beijing(path: str | Path | None = None) -> BeijingAreas:
         f"{int((~units_admin['has_polygon']).sum())} do not (new subdistricts of 2019–2021, listed in the join report).",
         f"{int((townships['join_status'].isin(['superseded_by_reform', 'unmatched'])).sum())} of {len(townships)} "
         "polygons carry no 2023 code; they keep a `poi86:` code and their population.",
+        f"{len(pts) - len(stale)} of {len(pts)} community/village points join a 2023 code; the {len(stale)} others "
+        "(2016 codes since changed) are listed in the join report and not used.",
     ]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -78,7 +78,7 @@ def demand(
     )
     for note in layer.notes:
         typer.echo(f"note: {note}")
-    typer.echo(f"{len(layer.join_report)} unit(s) did not join (see layer 'join_report' notes); wrote {out}")
+    typer.echo(f"{len(layer.join_report)} unit(s) or point(s) did not join: listed in layer 'join_report'; wrote {out}")
 
 
 def _print_summary(summary: dict) -> None:

@@ -171,6 +171,8 @@ class DemandLayer:
             layers["communities"] = self.communities
         if self.districts is not None:
             layers["districts"] = self.districts
+        if self.join_report is not None:
+            layers["join_report"] = self.join_report
         return write_gpkg(path, layers, overwrite=overwrite)
 
 

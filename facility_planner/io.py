@@ -42,7 +42,13 @@ def write_gpkg(
                         out[col] = out[col].astype("string")
                 out.to_file(tmp, layer=name, driver="GPKG")
             else:
-                gpd.GeoDataFrame(layer.copy(), geometry=[None] * len(layer)).to_file(tmp, layer=name, driver="GPKG")
+                import pyogrio
+
+                table = layer.copy()
+                for col in table.columns:
+                    if table[col].dtype == object:
+                        table[col] = table[col].astype("string")
+                pyogrio.write_dataframe(table, tmp, layer=name, driver="GPKG")
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

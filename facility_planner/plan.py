@@ -141,6 +141,8 @@ class Plan:
         out["demand_cells"] = cells
         out["townships"] = self.township_kpis()
         out["districts"] = self.demand.districts
+        if self.demand.join_report is not None:
+            out["join_report"] = self.demand.join_report
         if "psych_points" in self.families and self.families["psych_points"].unit_table is not None:
             comm = self.families["psych_points"].unit_table
             out["communities"] = comm

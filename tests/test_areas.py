@@ -26,6 +26,9 @@ def test_bundled_levels_and_join_report(beijing_areas):
     assert set(a.townships.loc[no_code, "township_code"]) <= listed
     assert set(a.units.loc[~a.units["has_polygon"], "township_code"]) <= listed
     assert int(a.units["has_polygon"].sum()) + int((~a.units["has_polygon"]).sum()) == 343
+    # the 2,331 community points: those with a 2023 code are located, the rest are listed
+    stale = a.join_report[a.join_report["side"] == "community point without 2023 code"]
+    assert int(a.communities["has_location"].sum()) + len(stale) == 2331
 
 
 def test_resolve_district_by_any_name(beijing_areas):

@@ -15,7 +15,7 @@ def test_demand_command_writes_gpkg_and_prints_table(tmp_path):
     assert r.exit_code == 0, r.output
     assert "1,106,214" in r.output and "Xicheng" in r.output
     layers = {name for name, _ in pyogrio.list_layers(out)}
-    assert {"cells", "townships", "districts", "communities"} <= layers
+    assert {"cells", "townships", "districts", "communities", "join_report"} <= layers
     cells = gpd.read_file(out, layer="cells")
     assert cells.crs.to_epsg() == 4326
     assert int(cells["pop"].sum()) == 1_106_214

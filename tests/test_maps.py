@@ -147,3 +147,13 @@ def test_maps_command_redraws(plan_dir):
     assert (plan_dir / "maps" / "index.html").exists()
     r = CliRunner().invoke(app, ["maps", str(plan_dir.parent / "nothing")])
     assert r.exit_code == 2 and "holds no plan" in r.output
+
+
+@needs_chromium
+def test_report_prints_to_pdf(plan_dir, tmp_path):
+    from facility_planner.report import export_pdf
+
+    assert CHROMIUM, "CI must install chromium (.ci/run)"
+    pdf = export_pdf(plan_dir / "report.html", tmp_path / "report.pdf")
+    data = pdf.read_bytes()
+    assert data.startswith(b"%PDF") and len(data) > 10_000
