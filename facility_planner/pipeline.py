@@ -8,7 +8,7 @@ from pathlib import Path
 import geopandas as gpd
 
 from . import families as fam
-from ._errors import ScenarioError
+from ._errors import ScenarioError, ValidationError
 from .areas import load_beijing, resolve_district
 from .coords import WGS84
 from .demand import beijing_demand
@@ -161,23 +161,36 @@ def run_scenario(scenario: Scenario | str | Path, *, district: str | None = None
 
 
 def validate_scenario(path: str | Path) -> Scenario:
-    """Load and check a scenario, including that its files exist and its district is known."""
-    scn = load_scenario(path)
-    problems = []
-    if scn.district:
+    """Load and check a scenario, including that its files exist and its district is known; all problems at once."""
+    from .scenario import read_yaml
+
+    problems: list[str] = []
+    scn = None
+    try:
+        scn = load_scenario(path)
+    except ScenarioError as exc:
+        problems += exc.problems
+    raw = {}
+    try:
+        raw = read_yaml(path) or {}
+    except ScenarioError:
+        pass  # already reported by load_scenario
+    district = raw.get("district") if isinstance(raw, dict) else None
+    if isinstance(district, str) and district:
         try:
-            resolve_district(load_beijing().districts, scn.district)
-        except Exception as exc:
-            problems.append(f"{path}: `district`: {str(exc).splitlines()[-1].strip()}")
-    files = [("travel.network_file", scn.travel.network_file)] + [
-        (f"families.{k}.existing.file", getattr(scn.families, k).existing.file)
-        for k in ("eldercare_stations", "care_centres", "psych_points", "cemeteries")
-    ]
-    for key, f in files:
-        if f and not scn.resolve(f).exists():
-            problems.append(
-                f"{path}: `{key}`: file not found: {scn.resolve(f)}; fix the path (relative to the scenario file)."
-            )
+            resolve_district(load_beijing().districts, district)
+        except ValidationError as exc:
+            problems += [f"{path}: `district`: {p}" for p in exc.problems]
+    if scn is not None:
+        files = [("travel.network_file", scn.travel.network_file)] + [
+            (f"families.{k}.existing.file", getattr(scn.families, k).existing.file)
+            for k in ("eldercare_stations", "care_centres", "psych_points", "cemeteries")
+        ]
+        for key, f in files:
+            if f and not scn.resolve(f).exists():
+                problems.append(
+                    f"{path}: `{key}`: file not found: {scn.resolve(f)}; fix the path (relative to the scenario file)."
+                )
     if problems:
         raise ScenarioError(str(path), problems)
     return scn

@@ -139,8 +139,8 @@ _Yaml12Loader.add_implicit_resolver(
 
 _FIX = {
     "bool_type": "write true or false",
-    "int_type": "write a whole number, e.g. 1200",
-    "float_type": "write a number, e.g. 0.8",
+    "int_type": "write a whole number (e.g. 1200)",
+    "float_type": "write a plain number (e.g. 500, or 0.8 for a share)",
     "string_type": "write text (quote it if it looks like a number or yes/no)",
     "extra_forbidden": "remove it or check its spelling",
     "literal_error": "use one of the allowed values",
@@ -181,12 +181,18 @@ def load_scenario(path: str | Path) -> Scenario:
         Lists every problem at once with the file, the key and how to fix it.
     """
     p = Path(path)
-    if not p.exists():
-        raise ScenarioError(str(p), [f"file not found: {p}"])
-    try:
-        data = yaml.load(p.read_text(encoding="utf-8"), Loader=_Yaml12Loader)
-    except yaml.YAMLError as exc:
-        raise ScenarioError(str(p), [f"not valid YAML: {exc}"]) from None
+    data = read_yaml(p)
     if isinstance(data, dict) and "base_dir" not in data:
         data = {**data, "base_dir": str(p.resolve().parent)}
     return scenario_from_dict(data, source=str(p))
+
+
+def read_yaml(path: str | Path):
+    """Parse a YAML file with YAML 1.2 booleans (`no`, `on`, `off` stay strings)."""
+    p = Path(path)
+    if not p.exists():
+        raise ScenarioError(str(p), [f"file not found: {p}"])
+    try:
+        return yaml.load(p.read_text(encoding="utf-8"), Loader=_Yaml12Loader)
+    except yaml.YAMLError as exc:
+        raise ScenarioError(str(p), [f"not valid YAML: {exc}"]) from None

@@ -31,7 +31,7 @@ def test_yaml_no_is_not_silently_false(tmp_path):
 def test_every_problem_reported_at_once_with_key_and_fix(tmp_path):
     f = tmp_path / "bad.yaml"
     f.write_text(
-        "name: x\n"
+        "name: x\ndistrict: Atlantis\n"
         "demand:\n  cell_size_m: -5\n  shape: circle\n"
         "travel:\n  mode: network\n"
         "families:\n  eldercare_stations:\n    stations: many\n  psych_points:\n    shares: 0.8\n"
@@ -51,6 +51,7 @@ def test_every_problem_reported_at_once_with_key_and_fix(tmp_path):
     assert "5 problems" in msg
     r = runner.invoke(app, ["validate", str(f)])
     assert r.exit_code == 2 and "Traceback" not in r.output
+    assert "6 problems" in r.output and "no district called 'Atlantis'" in r.output  # schema and district together
 
 
 def test_missing_files_and_unknown_district(tmp_path):
