@@ -59,14 +59,34 @@ def demand(
     cell_size: Annotated[float, typer.Option("--cell-size", help="Cell size in metres.")] = 500.0,
     shape: Annotated[str, typer.Option(help="square or hex.")] = "square",
     force: Annotated[bool, typer.Option("--force", help="Overwrite OUT if it exists.")] = False,
+    boundaries: Annotated[
+        Path | None, typer.Option(help="Your own township polygons instead of the bundled data.")
+    ] = None,
+    population: Annotated[Path | None, typer.Option(help="CSV of township_code,pop for --boundaries.")] = None,
+    coord_system: Annotated[
+        str | None, typer.Option(help="gcj02 if --boundaries holds Gaode/Amap coordinates.")
+    ] = None,
 ) -> None:
     """Build the census-controlled demand layer and print a per-district table of totals."""
-    from .demand import beijing_demand
+    from .demand import beijing_demand, demand_from_files
 
-    if area.lower() != "beijing":
-        raise FacilityPlannerError(f"area {area!r} is not bundled; only 'beijing' is. Other areas: use the Python API.")
     if out.exists() and not force:
         raise FacilityPlannerError(f"{out} exists; choose another --out or pass --force to overwrite it.")
+    if boundaries is not None or population is not None:
+        if boundaries is None or population is None:
+            raise FacilityPlannerError("--boundaries and --population go together; give both files.")
+        layer = demand_from_files(boundaries, population, coord_system=coord_system, cell_size_m=cell_size, shape=shape)  # type: ignore[arg-type]
+        layer.to_gpkg(out, overwrite=force)
+        t = layer.cells.groupby("district_code").agg(
+            cells=("cell_id", "size"), pop=("pop", "sum"), pop_60=("pop_60", "sum")
+        )
+        _print_table(t.reset_index())
+        typer.echo(f"wrote {out}")
+        return
+    if area.lower() != "beijing":
+        raise FacilityPlannerError(
+            f"area {area!r} is not bundled; only 'beijing' is. Other areas: --boundaries/--population."
+        )
     layer = beijing_demand(district=district, cell_size_m=cell_size, shape=shape)  # type: ignore[arg-type]
     layer.to_gpkg(out, overwrite=force)
     table = layer.district_table()

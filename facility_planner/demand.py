@@ -402,3 +402,85 @@ def beijing_demand(
         f"Community/village locations known for {n_loc} of {len(areas.communities)} units (2016 geocodes).",
     ]
     return layer
+
+
+def demand_from_files(
+    boundaries: str | Path,
+    population: str | Path,
+    *,
+    code_column: str = "township_code",
+    district_column: str = "district_code",
+    pop_column: str = "pop",
+    older_share: float | None = None,
+    coord_system: str | None = None,
+    cell_size_m: float = 500.0,
+    shape: CellShape = "square",
+    check_against_beijing: bool = True,
+) -> DemandLayer:
+    """A demand layer from your own township boundaries and population table, every input checked first.
+
+    Parameters
+    ----------
+    boundaries
+        Polygons (GeoJSON, GeoPackage, …) with ``code_column`` and ``district_column``.
+    population
+        CSV with ``code_column`` and ``pop_column`` (whole people, ≥ 0).
+    coord_system
+        ``"gcj02"`` if the boundaries are Gaode/Amap coordinates (converted to WGS-84); they are never guessed.
+    check_against_beijing
+        Compare boundaries lying in Beijing with the bundled official outline, to catch GCJ-02 data labelled as
+        WGS-84.
+
+    Raises
+    ------
+    ValidationError
+        One error listing every problem found: missing columns, no CRS, untagged GCJ-02, bad population values,
+        invalid geometry, codes that do not join (both ways).
+    """
+    from .areas import check_not_shifted, load_districts, read_vector
+    from .population import largest_remainder, load_city_age_shares
+
+    problems = Problems(f"`{Path(boundaries).name}` + `{Path(population).name}`")
+    gdf = read_vector(boundaries, coord_system=coord_system, what=f"`{Path(boundaries).name}`")  # raises on no CRS
+    try:
+        table = pd.read_csv(population, dtype={code_column: str}, encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise ValidationError(f"`{population}`", [f"file not found: {population}"]) from None
+    ok_g = check_columns(gdf, [code_column, district_column], problems)
+    ok_t = check_columns(table, [code_column, pop_column], problems)
+    check_geometries(gdf, problems, id_column=code_column if ok_g else None)
+    if ok_t:
+        check_numeric_nonnegative(table, pop_column, problems, id_column=code_column)
+        check_unique(table, code_column, problems)
+    if ok_g:
+        check_unique(gdf, code_column, problems)
+    if ok_g and ok_t:
+        g_codes, t_codes = set(gdf[code_column].astype(str)), set(table[code_column].astype(str))
+        if t_codes - g_codes:
+            problems.add(
+                f"{len(t_codes - g_codes)} population code(s) match no boundary: "
+                f"{', '.join(sorted(t_codes - g_codes)[:8])}; check the codes or add the boundaries."
+            )
+        if g_codes - t_codes:
+            problems.add(
+                f"{len(g_codes - t_codes)} boundar(y/ies) have no population row: "
+                f"{', '.join(sorted(g_codes - t_codes)[:8])}; add them (0 if nobody lives there)."
+            )
+    if check_against_beijing and len(gdf) and gdf.geometry.is_valid.all():
+        ref = load_districts()
+        if gdf.total_bounds[0] < ref.total_bounds[2] and gdf.total_bounds[2] > ref.total_bounds[0]:
+            problems.extend(check_not_shifted(gdf, ref, f"`{Path(boundaries).name}`"))
+    problems.raise_if_any()
+    zones = gdf[[code_column, district_column, "geometry"]].rename(
+        columns={code_column: "township_code", district_column: "district_code"}
+    )
+    zones["township_code"] = zones["township_code"].astype(str)
+    zones["district_code"] = zones["district_code"].astype(str)
+    pops = table.set_index(table[code_column].astype(str))[pop_column]
+    zones["pop"] = pd.to_numeric(zones["township_code"].map(pops)).round().astype("int64")
+    share = older_share if older_share is not None else load_city_age_shares()["60+"]
+    dpop = zones.groupby("district_code")["pop"].transform("sum")
+    zones["pop_60"] = largest_remainder(np.rint(dpop * share).astype("int64"), zones["pop"], zones["district_code"])
+    layer = build_demand_layer(zones, cell_size_m=cell_size_m, shape=shape)
+    layer.notes = [f"Population from {Path(population).name}; older population at share {share:.4f}."]
+    return layer

@@ -114,3 +114,27 @@ def test_geographic_zones_are_projected(synthetic_zones):
     assert layer.cells.crs.to_epsg() == 32650
     assert layer.cells["pop"].sum() == 1003
     assert np.isclose(layer.cells.geometry.area.sum(), 4e6, rtol=1e-4)
+
+
+def test_user_files_every_problem_in_one_error(tmp_path, beijing_areas):
+    from facility_planner.coords import to_gcj02
+    from facility_planner.demand import demand_from_files
+
+    # real Xicheng township polygons, shifted to GCJ-02 but saved as if WGS-84 (the untagged case)
+    towns = beijing_areas.townships[beijing_areas.townships["district_code"] == "110102"][
+        ["township_code", "district_code", "geometry"]
+    ]
+    to_gcj02(towns).to_file(tmp_path / "towns.geojson")
+    # SYNTHETIC population table with three mistakes: negative, text, and a code with no boundary
+    rows = ["township_code,pop"] + [f"{c},1000" for c in towns["township_code"].iloc[2:]]
+    rows += [f"{towns['township_code'].iloc[0]},-5", f"{towns['township_code'].iloc[1]},lots", "999999999,10"]
+    (tmp_path / "pop.csv").write_text("\n".join(rows))
+    with pytest.raises(ValidationError) as e:
+        demand_from_files(tmp_path / "towns.geojson", tmp_path / "pop.csv")
+    msg = str(e.value)
+    assert "negative" in msg and "non-numeric" in msg and "999999999" in msg and "GCJ-02" in msg
+    assert "4 problems" in msg
+    # fixed: tagged as GCJ-02, clean numbers → a layer that sums to the table
+    (tmp_path / "pop.csv").write_text("\n".join(["township_code,pop"] + [f"{c},1000" for c in towns["township_code"]]))
+    layer = demand_from_files(tmp_path / "towns.geojson", tmp_path / "pop.csv", coord_system="gcj02")
+    assert layer.cells["pop"].sum() == 1000 * len(towns)
