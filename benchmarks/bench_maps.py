@@ -3,8 +3,6 @@ Chromium (network off) in ≤ 5 s. Uses the citywide plan of scenarios/beijing_2
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,27 +26,11 @@ def _maps() -> dict:
         "largest_district_mb": round(sizes[district] / 2**20, 2),
         "citywide_mb": round(sizes["index.html"] / 2**20, 2),
     }
-    exe = shutil.which("chromium")
-    if exe:
+    from facility_planner.report import chromium_path, run_headless
+
+    if chromium_path():
         t = time.perf_counter()
-        subprocess.run(
-            [
-                exe,
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--no-first-run",
-                f"--user-data-dir={out.parent / 'prof'}",
-                "--host-resolver-rules=MAP * ~NOTFOUND",
-                "--proxy-server=127.0.0.1:9",
-                f"--screenshot={out.parent / 'shot.png'}",
-                (out / "maps" / district).as_uri(),
-            ],
-            check=True,
-            capture_output=True,
-            timeout=60,
-        )
+        run_headless((out / "maps" / district).as_uri(), f"--screenshot={out.parent / 'shot.png'}")
         row["open_and_draw_s"] = round(time.perf_counter() - t, 2)
     return row
 

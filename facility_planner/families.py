@@ -239,12 +239,11 @@ def _unit_district_rows(district_code: pd.Series, served: pd.Series, out_sites: 
     return t.join(s).fillna({"sites_new": 0, "sites_existing": 0}).reset_index()
 
 
-def _one_median_per_unit(cells, sites, unit_codes, weight, travel, solver, desc):
+def _one_median_per_unit(cells, sites, unit_codes, weight, travel, desc) -> pd.DataFrame:
     """For each unit, the candidate site of that unit minimising the weighted straight-line travel (1-median)."""
     m_per_min = travel.speed_kmh * 1000 / 60
     cxy = np.column_stack([cells.geometry.x, cells.geometry.y]) if len(cells) else np.zeros((0, 2))
     rows = []
-    sols: list = []
     c_by = cells.groupby("township_code").indices
     s_by = sites.groupby("township_code").indices
     sxy = np.column_stack([sites.geometry.x, sites.geometry.y]) if len(sites) else np.zeros((0, 2))
@@ -266,15 +265,15 @@ def _one_median_per_unit(cells, sites, unit_codes, weight, travel, solver, desc)
         rows.append(
             {"township_code": code, "site_id": sites["site_id"].iloc[si[j]], "mean_minutes": total[j] / wv.sum()}
         )
-    return pd.DataFrame(rows, columns=["township_code", "site_id", "mean_minutes"]), sols
+    return pd.DataFrame(rows, columns=["township_code", "site_id", "mean_minutes"])
 
 
-def care_centres(demand, travel, sites, areas_units, spec, solver) -> FamilyResult:
+def care_centres(demand, travel, sites, areas_units, spec) -> FamilyResult:
     """One care centre in every township-level unit with a polygon, at its older population's 1-median."""
     cells = demand.centroids()
     towns = demand.townships
     codes = list(towns["township_code"])
-    table, sols = _one_median_per_unit(cells, sites, codes, "pop_60", travel, solver, "care centres")
+    table = _one_median_per_unit(cells, sites, codes, "pop_60", travel, "care centres")
     chosen = set(table["site_id"].dropna())
     out_sites = _site_table(sites, chosen, [])
     units = areas_units[areas_units["district_code"].isin(towns["district_code"])]
@@ -305,7 +304,7 @@ def care_centres(demand, travel, sites, areas_units, spec, solver) -> FamilyResu
     notes.append(
         "each centre at the site with the least mean straight-line travel for the unit's older people (1-median, exact)"
     )
-    return FamilyResult("care_centres", out_sites, kpi, by_d, None, table, sols, notes, exact=True)
+    return FamilyResult("care_centres", out_sites, kpi, by_d, None, table, [], notes, exact=True)
 
 
 def psych_points(demand, travel_comm, travel_cells, sites, spec, solver) -> FamilyResult:
@@ -353,14 +352,12 @@ def psych_points(demand, travel_comm, travel_cells, sites, spec, solver) -> Fami
     return FamilyResult("psych_points", out_sites, kpi, by_d, cells_cov, unit_table, [sol], notes + sol.notes)
 
 
-def cemeteries(demand, travel, sites_ok, sites_all, spec, solver) -> FamilyResult:
+def cemeteries(demand, travel, sites_ok, sites_all, spec) -> FamilyResult:
     """One cemetery per rural township at its population's 1-median among sites away from dense housing."""
     towns = demand.townships
     rural = towns[towns["kind"].isin(RURAL_KINDS) & ~towns["township_code"].str.startswith("poi86:")]
     cells = demand.centroids()
-    table, sols = _one_median_per_unit(
-        cells, sites_ok, list(rural["township_code"]), "pop", travel, solver, "cemeteries"
-    )
+    table = _one_median_per_unit(cells, sites_ok, list(rural["township_code"]), "pop", travel, "cemeteries")
     table = table.merge(rural[["township_code", "name_zh", "kind", "district_code", "pop"]], on="township_code")
     n_cand = sites_all.groupby("township_code").size()
     table["reason"] = np.where(
@@ -400,7 +397,7 @@ def cemeteries(demand, travel, sites_ok, sites_all, spec, solver) -> FamilyResul
         "unserved": [r.township_code for r in left.itertuples()],
     }
     by_d = _unit_district_rows(table["district_code"], served, out_sites)
-    return FamilyResult("cemeteries", out_sites, kpi, by_d, None, table, sols, notes, exact=True)
+    return FamilyResult("cemeteries", out_sites, kpi, by_d, None, table, [], notes, exact=True)
 
 
 __all__ = ["FAMILY_NAMES", "FamilyResult", "care_centres", "cemeteries", "eldercare_stations", "psych_points"]

@@ -125,7 +125,7 @@ def run_scenario(scenario: Scenario | str | Path, *, district: str | None = None
         t["eldercare_stations"] = time.perf_counter() - t2
     if F.care_centres.enabled:
         t2 = time.perf_counter()
-        results["care_centres"] = fam.care_centres(demand, travel, cand, areas.units, F.care_centres, scn.solver)
+        results["care_centres"] = fam.care_centres(demand, travel, cand, areas.units, F.care_centres)
         t["care_centres"] = time.perf_counter() - t2
     if F.psych_points.enabled:
         t2 = time.perf_counter()
@@ -154,7 +154,7 @@ def run_scenario(scenario: Scenario | str | Path, *, district: str | None = None
         all_cand = candidates_from_demand(demand.cells)
         dense = dense_housing(demand.cells, min_density_per_km2=spec.dense_density_per_km2)
         ok, _ = exclude(all_cand, dense, min_distance_m=spec.min_distance_from_dense_m, reason="dense housing")
-        results["cemeteries"] = fam.cemeteries(demand, travel, ok, all_cand, spec, scn.solver)
+        results["cemeteries"] = fam.cemeteries(demand, travel, ok, all_cand, spec)
         t["cemeteries"] = time.perf_counter() - t2
     t["total"] = time.perf_counter() - t0
     return Plan(scn, demand, results, existing, scn.travel.mode, isos, fallback, notes, t)

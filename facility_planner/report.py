@@ -122,20 +122,19 @@ def chromium_path() -> str | None:
     return None
 
 
-def export_pdf(report: str | Path, pdf: str | Path | None = None, *, timeout_s: float = 60) -> Path:
-    """Print the report to PDF (A4 landscape) with headless Chromium, offline."""
-    exe = chromium_path()
+def run_headless(url: str, *args: str, timeout_s: float = 60, exe: str | None = None) -> None:
+    """Open ``url`` in headless Chromium with every network request blocked (a throwaway profile), passing ``args``
+    (e.g. ``--screenshot=…`` or ``--print-to-pdf=…``). Used for the PDF export, the map tests and the benchmark."""
+    import tempfile
+
+    exe = exe or chromium_path()
     if exe is None:
         from ._errors import FacilityPlannerError
 
         raise FacilityPlannerError(
-            "no Chromium found for the PDF export; install it (Debian: apt-get install chromium) "
-            "or print report.html from a browser (A4 landscape is preset)."
+            "no Chromium found; install it (Debian: apt-get install chromium), or print "
+            "report.html from a browser (A4 landscape is preset)."
         )
-    report = Path(report).resolve()
-    pdf = Path(pdf) if pdf else report.with_suffix(".pdf")
-    import tempfile
-
     with tempfile.TemporaryDirectory() as prof:
         subprocess.run(
             [
@@ -148,15 +147,23 @@ def export_pdf(report: str | Path, pdf: str | Path | None = None, *, timeout_s: 
                 "--disable-sync",
                 "--no-first-run",
                 f"--user-data-dir={prof}",
-                "--no-pdf-header-footer",
-                f"--print-to-pdf={pdf.resolve()}",
-                report.as_uri(),
+                "--host-resolver-rules=MAP * ~NOTFOUND",
+                "--proxy-server=127.0.0.1:9",
+                *args,
+                url,
             ],
             check=True,
             timeout=timeout_s,
             capture_output=True,
         )
+
+
+def export_pdf(report: str | Path, pdf: str | Path | None = None, *, timeout_s: float = 60) -> Path:
+    """Print the report to PDF (A4 landscape) with headless Chromium, offline."""
+    report = Path(report).resolve()
+    pdf = Path(pdf) if pdf else report.with_suffix(".pdf")
+    run_headless(report.as_uri(), "--no-pdf-header-footer", f"--print-to-pdf={pdf.resolve()}", timeout_s=timeout_s)
     return pdf
 
 
-__all__ = ["FAMILY_NAMES", "export_pdf", "report_html", "write_report"]
+__all__ = ["FAMILY_NAMES", "export_pdf", "report_html", "run_headless", "write_report"]

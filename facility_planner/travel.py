@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Literal
 
 import geopandas as gpd
 import numpy as np
@@ -279,6 +278,3 @@ def isochrones(
         crs=crs,
     )
     return out.to_crs("EPSG:4326")
-
-
-TravelMode = Literal["straight_line", "network"]

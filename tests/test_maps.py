@@ -2,8 +2,6 @@
 
 import os
 import re
-import shutil
-import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -12,9 +10,10 @@ import pytest
 from facility_planner.coords import wgs84_to_gcj02
 from facility_planner.maps import comparison_map, plan_map, read_plan_layers, save_map
 from facility_planner.pipeline import run_scenario
+from facility_planner.report import chromium_path, run_headless
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser") if shutil.which(n)), None)
+CHROMIUM = chromium_path()
 in_ci = os.environ.get("CI") == "true"
 needs_chromium = pytest.mark.skipif(
     CHROMIUM is None and not in_ci, reason="headless Chromium not installed (.ci/run installs it in CI)"
@@ -66,27 +65,12 @@ def test_map_draws_offline_in_headless_chromium(plan_dir, tmp_path):
 
     assert CHROMIUM, "CI must install chromium (.ci/run)"
     shot = tmp_path / "map.png"
-    subprocess.run(
-        [
-            CHROMIUM,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            f"--user-data-dir={tmp_path / 'prof'}",
-            "--host-resolver-rules=MAP * ~NOTFOUND",
-            "--proxy-server=127.0.0.1:9",
-            "--window-size=1200,900",
-            "--virtual-time-budget=5000",
-            f"--screenshot={shot}",
-            (plan_dir / "maps" / "district_110102_Xicheng.html").as_uri(),
-        ],
-        check=True,
-        timeout=60,
-        capture_output=True,
+    run_headless(
+        (plan_dir / "maps" / "district_110102_Xicheng.html").as_uri(),
+        "--window-size=1200,900",
+        "--virtual-time-budget=5000",
+        f"--screenshot={shot}",
+        exe=CHROMIUM,
     )
     img = Image.open(shot).convert("RGB")
     px = list(img.getdata())
