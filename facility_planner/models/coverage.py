@@ -114,12 +114,14 @@ def _finish(model_name, M, raw, x_sites, prep, t_build, size, notes, objective=N
     assignment = nearest_assignment(M.matrix, M.matrix, open_mask, M.row_ids, M.col_ids)
     selected = list(M.col_ids[open_mask])
     existing = list(M.col_ids[open_mask & prep.required])
+    objective = float(raw.objective if objective is None else objective)
+    gap = raw.gap if raw.bound is None else abs(objective - raw.bound) / max(abs(objective), 1e-9)
     return Solution(
         model=model_name,
         status=raw.status,
-        objective=float(raw.objective if objective is None else objective),
+        objective=objective,
         best_bound=raw.bound,
-        gap=raw.gap,
+        gap=gap,
         seconds=raw.seconds,
         build_seconds=t_build,
         selected=selected,
@@ -305,7 +307,16 @@ def set_cover(
         notes.append(f"{int((~reach).sum())} demand row(s) are out of reach of every allowed site and were left out")
     size = {"demand_rows": M.shape[0], "merged_rows": U.shape[0], "sites": m, "nnz": int(M.matrix.nnz)}
     return _finish(
-        "set_cover", M, raw, raw.x, prep, t_build, size, notes, extra={"uncoverable_rows": list(M.row_ids[~reach])}
+        "set_cover",
+        M,
+        raw,
+        raw.x,
+        prep,
+        t_build,
+        size,
+        notes,
+        objective=math.fsum(cost[raw.x > 0.5]),  # summed exactly, not the solver's floating-point value
+        extra={"uncoverable_rows": list(M.row_ids[~reach])},
     )
 
 
@@ -414,6 +425,7 @@ def partial_cover(
         t_build,
         size,
         [],
+        objective=math.fsum(cost[x > 0.5]),
         extra={
             "covered_weight": covered_w,
             "total_weight": total,
