@@ -50,8 +50,14 @@ def _pmed_graph(n: int, e: int, p: int):
         # a random spanning tree keeps the graph connected; the other edges join random pairs
         i = np.r_[np.arange(1, n), rng.integers(0, n, e - n + 1)]
         j = np.r_[rng.integers(0, np.arange(1, n)), rng.integers(0, n, e - n + 1)]
-        c = rng.integers(1, 101, len(i)).astype(float)
-        G = sp.coo_matrix((np.r_[c, c], (np.r_[i, j], np.r_[j, i])), shape=(n, n)).tocsr()
+        # no loops, and each pair once (as OR-Library's reader keeps one cost per pair); fewer than e edges remain
+        # when random pairs repeat
+        a, b = np.minimum(i, j), np.maximum(i, j)
+        _, first = np.unique(a * n + b, return_index=True)
+        first = first[a[first] != b[first]]
+        a, b = a[first], b[first]
+        c = rng.integers(1, 101, len(a)).astype(float)
+        G = sp.coo_matrix((np.r_[c, c], (np.r_[a, b], np.r_[b, a])), shape=(n, n)).tocsr()
         D = shortest_path(G, directed=False)
         sol = p_median(D, None, p, mip_rel_gap=0.0)
         return {"status": sol.status, "gap": sol.gap, "objective": sol.objective, **sol.size}
