@@ -293,6 +293,10 @@ def plan_map(
     for key in FAMILY_NAMES:
         cov = layers.get(f"coverage_{key}")
         cov = prep(cov) if cov is not None else None
+        if district and cov is not None and len(cov):
+            # a district map shows the areas that reach into the district (its own sites' and its neighbours'),
+            # as the covered flags count them, not every circle in the city
+            cov = cov[cov.intersects(districts.union_all())]
         if cov is not None and len(cov):
             color = FAMILY_STYLE[key]["color"]
             folium.GeoJson(

@@ -95,6 +95,26 @@ def test_gaode_variant_is_shifted_to_gcj02(plan_dir):
     assert abs(float(tl) - 116.3976) < 3e-4 and abs(float(tt) - 39.9089) < 3e-4
 
 
+def test_district_map_draws_only_coverage_reaching_the_district(plan_dir):
+    import geopandas as gpd
+    import pandas as pd
+    from shapely.geometry import Point
+
+    layers, summary = read_plan_layers(plan_dir)
+    cov = layers["coverage_eldercare_stations"]
+    # a SYNTHETIC 833 m circle in Miyun, 60 km away, as if a station there belonged to the same plan
+    far = gpd.GeoDataFrame(
+        {"site_id": ["synthetic-far"], "mode": ["straight_line"], "minutes": [15.0]},
+        geometry=[Point(116.84, 40.38)],
+        crs="EPSG:4326",
+    ).to_crs("EPSG:32650")
+    far["geometry"] = far.buffer(833)
+    layers = {**layers, "coverage_eldercare_stations": pd.concat([cov, far.to_crs(cov.crs)], ignore_index=True)}
+    html = plan_map(layers, summary, district="110102").get_root().render()
+    assert "synthetic-far" not in html
+    assert str(cov["site_id"].iloc[0]) in html  # Xicheng's own circles stay
+
+
 def test_tianditu_needs_key_and_writes_it_only_when_asked(plan_dir, monkeypatch):
     from facility_planner import ValidationError
 
