@@ -114,6 +114,15 @@ def test_p_median_and_p_center_known_optimum():
     assert cap.optimal and cap.objective == 4
 
 
+def test_p_median_with_every_site_open():
+    # p equal to the number of allowed sites leaves nothing to swap: every site opens, each demand at its nearest
+    D = np.array([[0, 3, 5.0], [3, 0, 4], [5, 4, 0], [6, 2, 1]])
+    sol = p_median(D, [1, 1, 1, 1], p=3)
+    assert sol.optimal and sorted(sol.selected) == [0, 1, 2] and sol.objective == 1
+    sol = p_median(D, [1, 1, 1, 1], p=2, existing=[0])
+    assert sorted(sol.selected) == [0, 1, 2] and sol.objective == 1
+
+
 def test_p_median_sparse_unreachable_demand_is_explained():
     C = LabelledMatrix(sp.csr_matrix(([1.0, 2.0], ([0, 1], [0, 0])), shape=(3, 2)), ["a", "b", "c"], ["s", "t"])
     with pytest.raises(InfeasibleModelError, match="demand c "):

@@ -97,26 +97,16 @@ def _interchange(D: np.ndarray, w, required, allowed, start, max_passes: int = 5
         if time.perf_counter() > deadline:
             break
         open_ = np.flatnonzero(chosen)
-        if len(open_) < 2:
-            # a single site: try every other one
-            cand = np.flatnonzero(allowed & ~chosen)
-            free_open = np.flatnonzero(chosen & ~required)
-            if not len(cand) or not len(free_open):
-                break
-            tot = w @ D[:, cand]
-            k = int(np.argmin(tot))
-            if tot[k] < float(w @ D[:, open_[0]]) - 1e-9:
-                chosen[free_open[0]] = False
-                chosen[cand[k]] = True
-                continue
+        cand = np.flatnonzero(allowed & ~chosen)
+        if not len(cand):  # every allowed site is open: nothing to swap in
             break
         Do = D[:, open_]
         order = np.argsort(Do, axis=1)
         d1 = Do[np.arange(n), order[:, 0]]
-        d2 = Do[np.arange(n), order[:, 1]]
+        # with one open site, closing it leaves nothing: the swap's cost is the new site's alone
+        d2 = Do[np.arange(n), order[:, 1]] if len(open_) > 1 else np.full(n, np.inf)
         nearest = open_[order[:, 0]]
         base = float(w @ d1)
-        cand = np.flatnonzero(allowed & ~chosen)
         best = (0.0, -1, -1)
         for j in np.flatnonzero(chosen & ~required):
             without = np.where(nearest == j, d2, d1)
