@@ -185,7 +185,7 @@ def _solve_highs(model: MILP, time_limit_s, mip_rel_gap, warm_start, threads, lo
             bound = math.floor(bound + 1e-6) if model.maximize else math.ceil(bound - 1e-6)
     else:
         bound = objective if status == "optimal" else None
-    gap = _gap(objective, bound) if objective is not None and bound is not None else None
+    gap = relative_gap(objective, bound) if objective is not None and bound is not None else None
     if status == "optimal" and gap is not None and not is_mip:
         gap = 0.0
     return RawResult(
@@ -228,7 +228,8 @@ def _new_highs(highspy, log: bool):
         os.close(saved)
 
 
-def _gap(objective: float, bound: float) -> float:
+def relative_gap(objective: float, bound: float) -> float:
+    """|bound − objective| / |objective| (inf unless both are finite)."""
     if not (math.isfinite(objective) and math.isfinite(bound)):
         return math.inf
     denom = max(abs(objective), 1e-9)

@@ -28,7 +28,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .._errors import InfeasibleModelError, ValidationError
-from ._milp import MILP, pad_columns, stack_rows
+from ._milp import MILP, pad_columns, relative_gap, stack_rows
 from .base import (
     SideConstraints,
     Solution,
@@ -115,7 +115,7 @@ def _finish(model_name, M, raw, x_sites, prep, t_build, size, notes, objective=N
     selected = list(M.col_ids[open_mask])
     existing = list(M.col_ids[open_mask & prep.required])
     objective = float(raw.objective if objective is None else objective)
-    gap = raw.gap if raw.bound is None else abs(objective - raw.bound) / max(abs(objective), 1e-9)
+    gap = raw.gap if raw.bound is None else relative_gap(objective, raw.bound)
     return Solution(
         model=model_name,
         status=raw.status,

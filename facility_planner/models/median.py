@@ -324,9 +324,9 @@ def p_median(
             if lag_bound > ub - slack or time.perf_counter() > deadline:
                 break
             y1 = _interchange(D, wp, prep.required, allowed, plan, deadline=deadline) if D is not None else plan
-            if _plan_cost(Cw, wp, y1) < ub:
-                y0, ub = y1, _plan_cost(Cw, wp, y1)
-                slack = _slack(ub, integral)
+            cost = _plan_cost(Cw, wp, y1)
+            if cost < ub:
+                y0, ub, slack = y1, cost, _slack(cost, integral)
         D = None
         # a site every plan through which costs at least as much as the best plan known can stay closed
         fixed = (site_lb > ub - slack) & free & ~y0
@@ -396,7 +396,7 @@ def p_median(
         left = max(1.0, time_limit_s - (time.perf_counter() - t0))
         raw = run(milp, name="p_median", solver=solver, time_limit_s=left, mip_rel_gap=mip_rel_gap, warm_start=ws)
         y = raw.x[:m] > 0.5
-        if y0 is not None and _plan_cost(C, w, y0) < _plan_cost(C, w, y):
+        if y0 is not None and ub < _plan_cost(C, w, y):
             y = y0  # a solver that ignored the start and stopped early: keep the better plan
         if raw.bound is not None:
             # plans opening a closed-off site cost at least that site's Lagrangian bound; every plan at least the
