@@ -133,7 +133,7 @@ def test_sites_from_csv_and_gcj02_tag(tmp_path):
     f = tmp_path / "stations.csv"
     f.write_text("name,lon,lat\n驿站A,116.3913,39.9075\n驿站B,116.40,39.91\n", encoding="utf-8")
     s = read_points(f)
-    assert list(s["site_id"]) == ["site-00000", "site-00001"] and s.crs.to_epsg() == 4326
+    assert list(s["site_id"]) == ["site-00001", "site-00002"] and s.crs.to_epsg() == 4326
     g = tmp_path / "stations_gcj02.csv"
     g.write_text("name,lng,lat\nA,116.397545,39.908905\n")
     with pytest.raises(ValidationError, match="coord_system='gcj02'"):
