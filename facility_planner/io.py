@@ -174,7 +174,7 @@ def _find_column(columns: Sequence[object], names: Sequence[str], contains: Sequ
 
 
 def _rows_text(rows: Sequence[int] | np.ndarray, n: int = 8) -> str:
-    rows = [int(r) for r in rows]
+    rows = [r.item() if hasattr(r, "item") else r for r in rows]
     more = f" … and {len(rows) - n} more" if len(rows) > n else ""
     return ", ".join(map(str, rows[:n])) + more
 
@@ -281,7 +281,7 @@ def _table_from_excel(p: Path, sheet: str | int | None, problems: Problems, note
             problems.add(f"no sheet {sheet!r} in the workbook; its sheets are: {', '.join(map(repr, names))}.")
             return None
         try:
-            df = book.parse(use, dtype=str, keep_default_na=False)
+            df = pd.read_excel(book, sheet_name=use, dtype=str, keep_default_na=False)
         except Exception as exc:  # a damaged sheet
             problems.add(f"could not read sheet {use!r} ({type(exc).__name__}: {exc}).")
             return None
@@ -320,7 +320,9 @@ def _check_coordinates(
         )
     ok = ~missing
     lo, la = np.where(ok, lon, 0.0), np.where(ok, lat, 0.0)
-    big = ok & ((np.abs(lo) > 180) | (np.abs(la) > 90))
+    inside = _in_box(lo, la)
+    swapped = ok & ~inside & _in_box(la, lo)
+    big = ok & ~swapped & ((np.abs(lo) > 180) | (np.abs(la) > 90))
     metres = big & (np.abs(lo) > 1000) & (np.abs(la) > 1000)
     if metres.any():
         problems.add(
@@ -335,11 +337,9 @@ def _check_coordinates(
             f"{int(other.sum())} {row}(s) have coordinates outside lon/lat ranges (±180, ±90) ({row}s "
             f"{_rows_text(rows[other])}); the columns must hold decimal degrees."
         )
-    sane = ok & ~big
-    inside = _in_box(lo, la)
-    swapped = sane & ~inside & _in_box(la, lo)
+    sane = ok & ~big & ~swapped
     if swapped.any():
-        whole = " (all of them: the two columns are swapped)" if swapped.sum() == sane.sum() else ""
+        whole = " (all of them: the two columns are swapped)" if swapped.sum() == ok.sum() else ""
         problems.add(
             f"{int(swapped.sum())} {row}(s) have longitude and latitude swapped{whole} ({row}s "
             f"{_rows_text(rows[swapped])}: `{lon_name}` holds {lo[swapped][0]:g}, a latitude in China); swap the values "
