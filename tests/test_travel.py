@@ -116,11 +116,11 @@ def test_bad_network_and_parameters(tmp_path, l_graph):
     empty = gpd.GeoDataFrame(geometry=[], crs=BEIJING_UTM)
     with pytest.raises(ValidationError, match="no walkable street lines"):
         network_from_lines(empty)
-    # a network in another CRS declared as lon/lat lands outside the area
+    # a network in metres declared as lon/lat is refused as such (outside-the-area: tests/test_network_files.py)
     lines = gpd.GeoDataFrame(geometry=[shapely.LineString([(X0, Y0), (X0 + 100, Y0)])], crs=BEIJING_UTM)
     wrong = lines.set_crs(WGS84, allow_override=True)
     area = shapely.box(115.4, 39.4, 117.5, 41.1)
-    with pytest.raises(ValidationError, match="outside the study area"):
+    with pytest.raises(ValidationError, match="metres, not degrees"):
         network_from_lines(wrong, area=area)
     sites = _pts([(X0, Y0)], ["s"], "site_id")
     with pytest.raises(ValidationError, match="time_limit_min"):
