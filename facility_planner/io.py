@@ -289,6 +289,65 @@ def _table_from_excel(p: Path, sheet: str | int | None, problems: Problems, note
     return df
 
 
+def read_table(
+    path: str | Path, *, encoding: str | None = None, sheet: str | int | None = None, what: str | None = None
+) -> pd.DataFrame:
+    """Read a table (CSV/TXT/TSV in any common Chinese encoding, or Excel ``.xlsx``) as text, with ``source_row``.
+
+    The encoding is detected as for :func:`read_points` (UTF-8 with or without BOM, UTF-16 with BOM, GBK/GB18030)
+    unless given; the separator (comma, tab, semicolon, |) is detected from the header. Every value is kept as text
+    (codes such as ``110101`` or ``007`` keep their digits); wholly blank rows are dropped.
+
+    Parameters
+    ----------
+    path
+        The file.
+    encoding
+        Text encoding of a CSV (detected when empty).
+    sheet
+        Excel sheet name or 0-based position (the first sheet by default).
+    what
+        How messages name the file.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The columns of the file (names stripped) and ``source_row`` (the row in the file, header = row 1).
+
+    Raises
+    ------
+    ValidationError
+        Not found, a folder, empty, undecodable, not a table, repeated column names, or no data rows.
+    """
+    p = Path(path)
+    what = what or f"`{p.name}`"
+    problems = Problems(what)
+    if not p.exists():
+        problems.add(f"file not found: {p}; check the path.")
+    elif p.is_dir():
+        problems.add(f"{p} is a folder, not a file.")
+    elif p.suffix.lower() == ".xls":
+        problems.add("old Excel 97–2003 (.xls) workbooks are not read; save it as .xlsx or as CSV UTF-8.")
+    problems.raise_if_any()
+    notes: list[str] = []
+    if p.suffix.lower() in (".xlsx", ".xlsm"):
+        table = _table_from_excel(p, sheet, problems, notes)
+    else:
+        table = _table_from_csv(p, encoding, problems)
+    problems.raise_if_any()
+    assert table is not None
+    table.columns = [str(c).strip() for c in table.columns]
+    table["source_row"] = np.arange(len(table), dtype=np.int64) + 2
+    cells = table.drop(columns="source_row").astype(str).apply(lambda s: s.str.strip())
+    blank = (cells == "").all(axis=1) | cells.isin(["nan", "None"]).all(axis=1)
+    table = table[~blank.to_numpy()].reset_index(drop=True)
+    if not len(table):
+        problems.add("the file has a header but no rows of data.")
+    problems.raise_if_any()
+    table.attrs[READ_NOTES] = notes
+    return table
+
+
 def _parse_numbers(values: pd.Series) -> pd.Series:
     s = values.astype(str).str.strip().str.replace("\u3000", "", regex=False)
     s = s.str.translate(str.maketrans("０１２３４５６７８９．－", "0123456789.-"))
@@ -906,6 +965,7 @@ __all__ = [
     "check_points_not_shifted",
     "clip_points_to_area",
     "read_points",
+    "read_table",
     "read_vector",
     "replace_dir",
     "write_csv_excel",
