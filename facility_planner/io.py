@@ -158,6 +158,7 @@ DISTRICT_NAMES = ("district", "adname", "区", "区县", "所属区", "所属区
 CHINA_BOX = (73.0, 3.0, 136.0, 54.0)
 
 READ_NOTES = "read_notes"
+_LABEL = {"wgs84": "WGS-84", "gcj02": "GCJ-02", "bd09": "BD-09"}
 
 
 def _find_column(columns: Sequence[object], names: Sequence[str], contains: Sequence[str] = ()) -> str | None:
@@ -437,7 +438,7 @@ def check_points_not_shifted(
     *,
     reference: gpd.GeoDataFrame | None = None,
     districts: Sequence[object] | None = None,
-    what: str = "the points",
+    what: str = "the file",
     data_path: str | Path | None = None,
 ) -> tuple[list[str], list[str]]:
     """Tell untagged GCJ-02 / BD-09 points (Gaode, Tencent, Baidu exports) from WGS-84 ones.
@@ -508,8 +509,8 @@ def check_points_not_shifted(
             in_ = -minus_in
             name = {"gcj02": "GCJ-02 (Gaode/Amap, Tencent)", "bd09": "BD-09 (Baidu)"}[h]
             problems.append(
-                f"{what} look like {name} coordinates taken as WGS-84: {in_} point(s) lie outside {label} as given "
-                f"but inside it once converted from {h.upper()}, and {out_} the other way. If the file came from "
+                f"the points of {what} look like {name} coordinates taken as WGS-84: {in_} point(s) lie outside "
+                f"{label} as given but inside it once converted from {_LABEL[h]}, and {out_} the other way. If the file came from "
                 f"that map, say so with coord_system='{h}' (`coord_system: {h}` in a scenario); if the points really "
                 "are WGS-84 (GPS, Tianditu, OpenStreetMap), say coord_system='wgs84'."
             )
@@ -690,7 +691,7 @@ def read_points(
     lon, lat = (raw_lon, raw_lat) if converted else to_wgs84_lonlat(raw_lon, raw_lat, system)  # type: ignore[arg-type]
     out = gpd.GeoDataFrame(gdf, geometry=gpd.points_from_xy(lon, lat), crs=WGS84)
     if system != "wgs84":
-        notes.append(f"{what}: {len(out)} point(s) converted from {system.upper()} to WGS-84.")
+        notes.append(f"{what}: {len(out)} point(s) converted from {_LABEL[system]} to WGS-84.")
     notes.extend(_duplicate_locations(lon, lat, out["site_id"].to_numpy(), rows, what, row))
     lead = [c for c in ("site_id", "name", "source_row") if c in out.columns]
     out = out[lead + [c for c in out.columns if c not in lead]]

@@ -144,7 +144,7 @@ def test_gcj02_and_bd09_by_tag_land_on_the_true_point(tmp_path, system, forward)
     text = "name,lon,lat\n" + "".join(f"s{i},{a:.8f},{b:.8f}\n" for i, (a, b) in enumerate(zip(x, y, strict=True)))
     pts = read_points(_csv(tmp_path, text), coord_system=system)
     assert _metres(pts.geometry.x, pts.geometry.y, LON, LAT).max() < 0.01
-    assert any(system.upper() in n for n in pts.attrs["read_notes"])
+    assert any(f"converted from {system[:-2].upper()}-{system[-2:]}" in n for n in pts.attrs["read_notes"])
     # a file named for its datum must be tagged: refused with the fix, never read as WGS-84
     named = _csv(tmp_path, text, name=f"stations_{system}.csv")
     with pytest.raises(ValidationError, match=f"coord_system='{system}'"):
