@@ -261,3 +261,19 @@ def test_population_table_fractions_huge_and_empty_refused(tmp_path, user_bounda
     header.write_text("township_code,pop\n")
     with pytest.raises(ValidationError, match="no rows of data"):
         demand_from_files(path, header)
+
+
+def test_points_with_weights_spread_people_too(zones):
+    """SYNTHETIC: two weighted points (e.g. housing estates with their flats) in T1, none in T2."""
+    pts = gpd.GeoDataFrame(
+        {"flats": [300.0, 100.0]},
+        geometry=[shapely.Point(X0 + 250, Y0 + 250), shapely.Point(X0 + 1750, Y0 + 750)],
+        crs=BEIJING_UTM,
+    )
+    layer = build_demand_layer(zones, cell_size_m=500, ancillary=pts, ancillary_column="flats")
+    t1 = layer.cells[layer.cells["township_code"] == "T1"].sort_values("pop", ascending=False)
+    assert t1["pop"].tolist()[:2] == [7500, 2500] and t1["pop"].iloc[2:].sum() == 0
+    assert layer.cells.groupby("township_code")["pop"].sum().to_dict() == {"T1": 10_000, "T2": 3_001}
+    assert set(layer.cells.loc[layer.cells["township_code"] == "T2", "weight_source"]) == {
+        "area (no ancillary data in township)"
+    }
