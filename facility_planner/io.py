@@ -900,6 +900,75 @@ def clip_points_to_area(
     return gpd.GeoDataFrame(kept, crs=townships.crs), ClipReport(k, n - k, dropped_ids, note)
 
 
+#: Boolean columns of plan layers (GeoPackage stores them as integers).
+PLAN_BOOL_COLUMNS = ("existing", "covered_eldercare_stations", "straight_line_fallback")
+
+
+def read_plan_layers(plan_dir: str | Path) -> tuple[dict[str, gpd.GeoDataFrame], dict]:
+    """The layers (``plan.gpkg``) and summary (``summary.json``) of a written plan folder, for maps and comparisons.
+
+    Parameters
+    ----------
+    plan_dir
+        A folder written by ``facility-planner run`` / ``Plan.write``.
+
+    Returns
+    -------
+    (layers, summary)
+        Layer name → GeoDataFrame (WGS-84), and the summary as a dict.
+
+    Raises
+    ------
+    ValidationError
+        Not a folder, no plan in it, or a damaged ``plan.gpkg`` / ``summary.json`` (all problems at once), with
+        the fix: run the plan again.
+    """
+    import json
+
+    import pyogrio
+
+    d = Path(plan_dir)
+    problems = Problems(f"plan folder `{d}`")
+    if not d.exists():
+        problems.add(f"{d} does not exist; give the folder `facility-planner run` wrote (its --out).")
+    elif not d.is_dir():
+        problems.add(f"{d} is a file, not a plan folder; give the folder `facility-planner run` wrote (its --out).")
+    elif not (d / "plan.gpkg").exists() or not (d / "summary.json").exists():
+        problems.add(f"{d} holds no plan (plan.gpkg and summary.json); run `facility-planner run` first.")
+    problems.raise_if_any()
+    layers: dict[str, gpd.GeoDataFrame] = {}
+    try:
+        names = [str(n) for n, _ in pyogrio.list_layers(d / "plan.gpkg")]
+    except Exception as exc:  # pyogrio's DataSourceError and friends for a damaged file
+        problems.add(f"plan.gpkg cannot be read ({exc}); the plan is damaged: run it again.")
+        names = []
+    for name in names:
+        try:
+            g = gpd.read_file(d / "plan.gpkg", layer=name)
+        except Exception as exc:
+            problems.add(f"layer {name!r} of plan.gpkg cannot be read ({exc}); run the plan again.")
+            continue
+        for col in PLAN_BOOL_COLUMNS:
+            if col in g.columns:
+                g[col] = g[col].fillna(0).astype(bool)
+        layers[name] = g
+    if names and "districts" not in layers and not problems:
+        problems.add("plan.gpkg has no `districts` layer; it was not written by facility-planner, or is damaged.")
+    summary: dict = {}
+    try:
+        loaded = json.loads((d / "summary.json").read_text(encoding="utf-8"))
+        if isinstance(loaded, dict):
+            summary = loaded
+        else:
+            problems.add("summary.json does not hold a summary (a JSON object); run the plan again.")
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        problems.add(f"summary.json is damaged ({type(exc).__name__}: {exc}); run the plan again.")
+    except OSError as exc:
+        problems.add(f"summary.json cannot be read ({exc.strerror or exc}).")
+    problems.raise_if_any()
+    return layers, summary
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # writers
 
@@ -965,6 +1034,7 @@ __all__ = [
     "ClipReport",
     "check_points_not_shifted",
     "clip_points_to_area",
+    "read_plan_layers",
     "read_points",
     "read_table",
     "read_vector",

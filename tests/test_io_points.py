@@ -383,3 +383,48 @@ def test_any_xlsx_gives_points_or_a_clear_error(tmp_path, lon, lat, ids):
     except FacilityPlannerError:
         return
     _check_result(pts, n)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# plan folders read back (for `maps` and `compare`): damaged ones refused with the fix
+
+
+def _plan_folder(tmp_path):
+    """SYNTHETIC plan folder: a districts layer, a sites layer with a boolean column, a summary."""
+    from facility_planner.io import write_gpkg
+
+    d = tmp_path / "plan"
+    d.mkdir()
+    districts = gpd.GeoDataFrame(
+        {"district_code": ["110101"]}, geometry=[shapely.box(116.38, 39.85, 116.45, 39.97)], crs=WGS84
+    )
+    sites = gpd.GeoDataFrame({"site_id": ["a"], "existing": [True]}, geometry=[shapely.Point(116.4, 39.9)], crs=WGS84)
+    write_gpkg(d / "plan.gpkg", {"districts": districts, "sites_eldercare_stations": sites})
+    (d / "summary.json").write_text('{"scenario": "t"}', encoding="utf-8")
+    return d
+
+
+def test_plan_folder_read_back_and_damage_refused(tmp_path):
+    from facility_planner.io import read_plan_layers
+
+    d = _plan_folder(tmp_path)
+    layers, summary = read_plan_layers(d)
+    assert summary == {"scenario": "t"} and set(layers) == {"districts", "sites_eldercare_stations"}
+    assert layers["sites_eldercare_stations"]["existing"].tolist() == [True]
+    with pytest.raises(ValidationError, match="does not exist"):
+        read_plan_layers(tmp_path / "nothing")
+    with pytest.raises(ValidationError, match="is a file"):
+        read_plan_layers(d / "summary.json")
+    with pytest.raises(ValidationError, match="holds no plan"):
+        read_plan_layers(tmp_path)
+    (d / "summary.json").write_bytes(b'{"scenario": "t"')
+    gpkg = (d / "plan.gpkg").read_bytes()
+    (d / "plan.gpkg").write_bytes(gpkg[: len(gpkg) // 3])
+    with pytest.raises(ValidationError) as e:
+        read_plan_layers(d)
+    assert len(e.value.problems) == 2
+    assert "plan.gpkg" in e.value.problems[0] and "summary.json is damaged" in e.value.problems[1]
+    (d / "summary.json").write_text("[1, 2]")
+    (d / "plan.gpkg").write_bytes(gpkg)
+    with pytest.raises(ValidationError, match="does not hold a summary"):
+        read_plan_layers(d)
