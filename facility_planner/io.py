@@ -900,6 +900,43 @@ def clip_points_to_area(
     return gpd.GeoDataFrame(kept, crs=townships.crs), ClipReport(k, n - k, dropped_ids, note)
 
 
+def read_points_in_area(
+    path: str | Path, townships: gpd.GeoDataFrame, *, what: str | None = None, **read_kw: object
+) -> tuple[gpd.GeoDataFrame, list[str]]:
+    """Read a facility list (:func:`read_points`) and keep the facilities in the study area (:func:`clip_points_to_area`).
+
+    The one call a run needs for a user's list of existing facilities: the shift check uses ``townships`` as the
+    study area, a citywide file is filtered to the area, and everything the reader noticed comes back as notes for
+    the plan (conversions, duplicates, how many were kept and dropped).
+
+    Parameters
+    ----------
+    path
+        The facility file.
+    townships
+        The study area's township polygons with ``township_code`` and ``district_code`` (any CRS).
+    what
+        How messages name the file.
+    **read_kw
+        Passed to :func:`read_points` (``coord_system``, ``encoding``, ``id_column``, ``name_column``,
+        ``lon_column``, ``lat_column``, ``sheet``, ``prefix``).
+
+    Returns
+    -------
+    (points, notes)
+        The facilities inside the area, in the townships' CRS, with ``township_code`` and ``district_code``; notes.
+
+    Raises
+    ------
+    ValidationError
+        Everything :func:`read_points` refuses.
+    """
+    what = what or f"`{Path(path).name}`"
+    pts = read_points(path, reference=townships, what=what, **read_kw)  # type: ignore[arg-type]
+    kept, report = clip_points_to_area(pts, townships, what=what)
+    return kept, [*pts.attrs.get(READ_NOTES, []), report.note]
+
+
 #: Boolean columns of plan layers (GeoPackage stores them as integers).
 PLAN_BOOL_COLUMNS = ("existing", "covered_eldercare_stations", "straight_line_fallback")
 
@@ -1036,6 +1073,7 @@ __all__ = [
     "clip_points_to_area",
     "read_plan_layers",
     "read_points",
+    "read_points_in_area",
     "read_table",
     "read_vector",
     "replace_dir",

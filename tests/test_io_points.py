@@ -428,3 +428,26 @@ def test_plan_folder_read_back_and_damage_refused(tmp_path):
     (d / "plan.gpkg").write_bytes(gpkg)
     with pytest.raises(ValidationError, match="does not hold a summary"):
         read_plan_layers(d)
+
+
+def test_read_points_in_area_filters_a_citywide_xlsx_and_reports(tmp_path, communities, beijing_areas):
+    from facility_planner.io import read_points_in_area
+
+    f = tmp_path / "全市驿站.xlsx"
+    pd.DataFrame(
+        {
+            "编号": communities["community_code"],
+            "名称": communities["name_zh"],
+            "经度": communities["lon"],
+            "纬度": communities["lat"],
+        }
+    ).to_excel(f, index=False)
+    towns = beijing_areas.townships[beijing_areas.townships["district_code"] == "110102"].to_crs(BEIJING_UTM)
+    kept, notes = read_points_in_area(f, towns, what="existing stations")
+    want = int((communities["district_code"] == "110102").sum())
+    assert len(kept) == pytest.approx(want, abs=3)  # community codes vs polygons: a few lie on a boundary
+    assert kept["district_code"].eq("110102").all() and kept.crs == towns.crs
+    assert kept["site_id"].str.startswith("110102").mean() > 0.95  # the file's own ids are kept
+    assert notes[-1] == f"existing stations: {len(kept)} of {len(communities)} lie in the study area and are used; " + (
+        f"{len(communities) - len(kept)} outside it are left out."
+    )
