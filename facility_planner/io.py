@@ -222,13 +222,21 @@ def _decode(raw: bytes, encoding: str | None, problems: Problems) -> str | None:
 
 
 def _sniff_separator(text: str) -> str:
-    first = next((line for line in text.splitlines() if line.strip()), "")
-    counts = {sep: first.count(sep) for sep in (",", "\t", ";", "|", "，")}
-    best = max(counts, key=lambda k: counts[k])
-    return best if counts[best] > 0 else ","
+    """The separator of a CSV: the candidate most frequent in the header, else on the busiest of the first lines."""
+    lines = [line for line in text.splitlines()[:20] if line.strip()][:10]
+    for pool in (lines[:1], lines):  # a title line above the header holds no separator
+        best, best_count = ",", 0
+        for sep in (",", "\t", ";", "|", "，"):
+            count = max((line.count(sep) for line in pool), default=0)
+            if count > best_count:
+                best, best_count = sep, count
+        if best_count:
+            return best
+    return ","
 
 
 def _table_from_csv(p: Path, encoding: str | None, problems: Problems) -> pd.DataFrame | None:
+    """A CSV as text cells: header = first record; ragged records padded (extra fields get ``Unnamed: k`` columns)."""
     try:
         raw = p.read_bytes()
     except OSError as exc:
@@ -242,18 +250,18 @@ def _table_from_csv(p: Path, encoding: str | None, problems: Problems) -> pd.Dat
         return None
     sep = _sniff_separator(text)
     try:
-        df = pd.read_csv(
-            io.StringIO(text),
-            sep=sep,
-            dtype=str,
-            keep_default_na=False,
-            skip_blank_lines=False,
-            engine="c" if len(sep) == 1 and sep.isascii() else "python",
-        )
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, csv.Error) as exc:
-        problems.add(f"could not read it as a table ({exc}); check that every row has as many fields as the header.")
+        records = list(csv.reader(io.StringIO(text, newline=""), delimiter=sep))
+    except csv.Error as exc:
+        problems.add(f"could not read it as a table ({exc}); check the quotes in the file.")
         return None
-    return df
+    if not records:
+        problems.add("the file is empty; it needs a header row (e.g. 名称,经度,纬度) and one row per facility.")
+        return None
+    width = max(len(r) for r in records)
+    header = [c.strip() for c in records[0]] + [""] * (width - len(records[0]))
+    header = [c if c else f"Unnamed: {k}" for k, c in enumerate(header)]
+    body = [r + [""] * (width - len(r)) for r in records[1:]]
+    return pd.DataFrame(body, columns=header, dtype=object).astype(str) if body else pd.DataFrame(columns=header)
 
 
 def _table_from_excel(p: Path, sheet: str | int | None, problems: Problems, notes: list[str]) -> pd.DataFrame | None:
@@ -699,17 +707,41 @@ def read_points(
     return out.reset_index(drop=True)
 
 
+def _has_coordinate_headers(names: Sequence[object]) -> bool:
+    lon = _find_column(names, LON_NAMES, ("经度",))
+    lat = _find_column(names, LAT_NAMES, ("纬度",))
+    return (lon is not None and lat is not None and lon != lat) or _find_column(
+        names, LONLAT_NAMES, ("经纬度",)
+    ) is not None
+
+
+def _promote_header(table: pd.DataFrame, search_rows: int = 10) -> tuple[pd.DataFrame, int]:
+    """Find the header below title rows (official spreadsheets often start with a title): (table, rows skipped)."""
+    if _has_coordinate_headers(list(table.columns)):
+        return table, 0
+    for i in range(min(search_rows, len(table))):
+        values = [str(v).strip() for v in table.iloc[i].tolist()]
+        if _has_coordinate_headers(values):
+            body = table.iloc[i + 1 :].copy()
+            body.columns = [v if v and v != "nan" else f"Unnamed: {k}" for k, v in enumerate(values)]
+            return body, i + 1
+    return table, 0
+
+
 def _points_from_table(
     table: pd.DataFrame, problems: Problems, lon_column: str | None, lat_column: str | None
 ) -> tuple[pd.DataFrame | None, np.ndarray | None, np.ndarray | None]:
     table = table.copy()
     table.columns = [str(c).strip() for c in table.columns]
+    offset = 0
+    if lon_column is None and lat_column is None:
+        table, offset = _promote_header(table)
     if table.columns.duplicated().any():
         dup = sorted(set(table.columns[table.columns.duplicated()]))
         problems.add(f"the header repeats column name(s) {', '.join(map(repr, dup))}; give each column its own name.")
         return None, None, None
     # drop rows that are wholly blank (Excel leaves them), keeping the row numbers of the rest
-    table["source_row"] = np.arange(len(table), dtype=np.int64) + 2
+    table["source_row"] = np.arange(len(table), dtype=np.int64) + 2 + offset
     cells = table.drop(columns="source_row").astype(str).apply(lambda s: s.str.strip())
     blank = (cells == "").all(axis=1) | (cells.isin(["nan", "None"])).all(axis=1)
     table = table[~blank.to_numpy()]

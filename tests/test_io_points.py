@@ -119,6 +119,19 @@ def test_xlsx_first_sheet_named_sheet_and_errors(tmp_path):
         read_points(renamed)
 
 
+def test_title_rows_above_the_header(tmp_path):
+    """Official spreadsheets often open with a title row; the header is found below it, row numbers stay true."""
+    f = tmp_path / "名单.xlsx"
+    rows = [["西城区养老驿站名单（2025年）", None, None], [None, None, None], ["名称", "经度", "纬度"]]
+    rows += [["甲", LON[0], LAT[0]], ["乙", "abc", LAT[1]]]
+    pd.DataFrame(rows).to_excel(f, index=False, header=False)
+    with pytest.raises(ValidationError, match=r"non-numeric coordinates \(rows 5\)"):
+        read_points(f, coord_system="wgs84")
+    t = _csv(tmp_path, "驿站名单\n名称,经度,纬度\n甲,116.3913,39.9075\n", name="title.csv")
+    pts = read_points(t, coord_system="wgs84")
+    assert pts["name"].tolist() == ["甲"] and pts["source_row"].tolist() == [3]
+
+
 def test_vector_files_points_polygons_and_projected(tmp_path):
     g = gpd.GeoDataFrame({"名称": ["甲", "乙"], "id": [7, 8]}, geometry=gpd.points_from_xy(LON[:2], LAT[:2]), crs=WGS84)
     g.to_crs(BEIJING_UTM).to_file(tmp_path / "s.gpkg")
