@@ -18,10 +18,12 @@ later runs read that file offline.
 from __future__ import annotations
 
 import os
+import socket
 import warnings
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlparse
 
 import geopandas as gpd
 import networkx as nx
@@ -549,19 +551,31 @@ def fetch_network(
         raise ValidationError(
             "street network", ["osmnx is not installed; `pip install facility-planner[osm]`, or pass a file."]
         ) from None
-    out.parent.mkdir(parents=True, exist_ok=True)
-    ox.settings.use_cache = True
-    ox.settings.cache_folder = str(cache_folder or out.parent / ".osm_cache")
     polygon = districts.loc[districts["district_code"] == code, "geometry"].iloc[0]
-    try:
-        G = ox.graph_from_polygon(polygon, network_type=network_type, retain_all=False)
-    except Exception as exc:  # requests' ConnectionError/Timeout, osmnx's InsufficientResponseError, HTTP errors …
-        raise NetworkDownloadError(
+
+    def failed(exc: BaseException) -> NetworkDownloadError:
+        return NetworkDownloadError(
             f"could not download the {network_type} network of district {code} from OpenStreetMap "
             f"({type(exc).__name__}: {exc}). This needs the internet. Without it: run `facility-planner network "
             f"fetch --district {district} --out {out}` on a machine that has it and copy {out.name} here, or use a "
             ".osm.pbf extract (e.g. Geofabrik's China file, clipped with `osmium extract`)."
-        ) from None
+        )
+
+    host = urlparse(str(ox.settings.overpass_url)).hostname
+    if host:
+        try:  # fail in seconds, not after osmnx's retries, when the server cannot be reached at all
+            socket.getaddrinfo(host, 443)
+        except OSError as exc:
+            raise failed(exc) from None
+    saved = (ox.settings.use_cache, ox.settings.cache_folder)
+    ox.settings.use_cache, ox.settings.cache_folder = True, str(cache_folder or out.parent / ".osm_cache")
+    try:
+        G = ox.graph_from_polygon(polygon, network_type=network_type, retain_all=False)
+    except Exception as exc:  # requests' ConnectionError/Timeout, osmnx's InsufficientResponseError, HTTP errors …
+        raise failed(exc) from None
+    finally:
+        ox.settings.use_cache, ox.settings.cache_folder = saved
+    out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.part")
     try:
         ox.save_graphml(G, tmp)

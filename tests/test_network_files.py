@@ -206,6 +206,7 @@ def test_fetch_network_downloads_once_then_works_offline(tmp_path, monkeypatch):
         return _fake_osmnx_graph()
 
     monkeypatch.setattr(ox, "graph_from_polygon", fake)
+    monkeypatch.setattr(ox.settings, "overpass_url", "https://localhost/api")  # resolvable offline; never called
     out = tmp_path / "nets" / "dongcheng_walk.graphml"
     assert fetch_network("Dongcheng", out) == out
     assert len(calls) == 1 and calls[0][1] == "walk"
@@ -230,10 +231,14 @@ def test_fetch_network_failures_say_what_to_do(tmp_path, monkeypatch):
         raise requests.ConnectionError("Name or service not known")
 
     monkeypatch.setattr(ox, "graph_from_polygon", no_internet)
-    out = tmp_path / "haidian.graphml"
-    with pytest.raises(NetworkDownloadError, match=r"needs the internet.*copy haidian\.graphml here"):
+    monkeypatch.setattr(ox.settings, "overpass_url", "https://localhost/api")
+    out = tmp_path / "nets" / "haidian.graphml"
+    with pytest.raises(NetworkDownloadError, match=r"ConnectionError.*needs the internet.*copy haidian\.graphml here"):
         fetch_network("Haidian", out)
-    assert not out.exists()
+    assert not out.parent.exists()  # nothing left behind
+    monkeypatch.setattr(ox.settings, "overpass_url", "https://no-such-host.invalid/api")
+    with pytest.raises(NetworkDownloadError, match="gaierror"):  # unreachable: refused before any download attempt
+        fetch_network("Haidian", out)
     with pytest.raises(ValidationError, match="no district called"):
         fetch_network("Atlantis", out)
     with pytest.raises(ValidationError, match="unknown network type"):
