@@ -432,6 +432,12 @@ def _bundled_districts(data_path: str | None) -> gpd.GeoDataFrame | None:
         return None
 
 
+@lru_cache(maxsize=4)
+def _outline(data_path: str | None):
+    districts = _bundled_districts(data_path)
+    return None if districts is None else shapely.union_all(districts.geometry.values)
+
+
 def _flips(polys, lon: np.ndarray, lat: np.ndarray, ulon: np.ndarray, ulat: np.ndarray) -> tuple[int, int]:
     """(points inside as given but outside once un-shifted, points outside as given but inside once un-shifted)."""
     shapely.prepare(polys)
@@ -490,7 +496,7 @@ def check_points_not_shifted(
         refs.append(("the study area", shapely.union_all(reference.to_crs(WGS84).geometry.values)))
     bj = _bundled_districts(None if data_path is None else str(data_path))
     if bj is not None:
-        refs.append(("the Beijing outline", shapely.union_all(bj.geometry.values)))
+        refs.append(("the Beijing outline", _outline(None if data_path is None else str(data_path))))
     for label, polys in refs:
         if contained(polys):
             tests.append((label, {h: _flips(polys, lon, lat, *xy) for h, xy in hyps.items()}))
