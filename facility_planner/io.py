@@ -713,6 +713,15 @@ def read_points(
     return out.reset_index(drop=True)
 
 
+#: Column names read_points makes itself; a file's own columns of these names are kept as ``<name>_file``.
+RESERVED_COLUMNS = ("geometry", "source_row")
+
+
+def _rename_reserved(table: pd.DataFrame) -> pd.DataFrame:
+    clash = [c for c in table.columns if c in RESERVED_COLUMNS]
+    return table.rename(columns={c: f"{c}_file" for c in clash}) if clash else table
+
+
 def _has_coordinate_headers(names: Sequence[object]) -> bool:
     lon = _find_column(names, LON_NAMES, ("经度",))
     lat = _find_column(names, LAT_NAMES, ("纬度",))
@@ -739,6 +748,7 @@ def _points_from_table(
 ) -> tuple[pd.DataFrame | None, np.ndarray | None, np.ndarray | None]:
     table = table.copy()
     table.columns = [str(c).strip() for c in table.columns]
+    table = _rename_reserved(table)
     offset = 0
     if lon_column is None and lat_column is None:
         table, offset = _promote_header(table)
@@ -801,6 +811,7 @@ def _points_from_vector(
         xy[~missing] = shapely.get_coordinates(pts[~missing])[: int((~missing).sum())]
     table = pd.DataFrame(vec.drop(columns=vec.geometry.name))
     table.columns = [str(c) for c in table.columns]
+    table = _rename_reserved(table)
     table["source_row"] = numbers
     table.attrs.update(lon_column="geometry x", lat_column="geometry y")
     return table, xy[:, 0], xy[:, 1]
@@ -910,6 +921,8 @@ def clip_points_to_area(
         ``report``: counts, the dropped ids and a note for the plan. Dropping points is not an error.
     """
     pts = points.to_crs(townships.crs)
+    clash = [c for c in ("township_code", "district_code", "index_right") if c in pts.columns]
+    pts = pts.rename(columns={c: f"{c}_file" for c in clash})  # the file's own codes are kept beside the joined ones
     towns = townships[["township_code", "district_code", townships.geometry.name]].reset_index(drop=True)
     joined = gpd.sjoin(pts, towns, how="left", predicate="within")
     joined = joined[~joined.index.duplicated()]

@@ -298,8 +298,10 @@ def test_clip_points_to_the_study_area():
     pts = gpd.GeoDataFrame(
         {"site_id": ["a", "b", "edge", "far", "west"]}, geometry=gpd.points_from_xy(*np.array(xy).T), crs=BEIJING_UTM
     ).to_crs(WGS84)
+    pts["township_code"] = "from the file"  # a file's own column of that name is kept aside, not confused
     kept, report = clip_points_to_area(pts, towns, what="existing stations")
     assert kept["site_id"].tolist() == ["a", "b", "edge"]
+    assert kept["township_code_file"].eq("from the file").all()
     assert kept["township_code"].tolist() == ["T1", "T2", "T2"]
     assert (report.kept, report.dropped, report.dropped_site_ids) == (3, 2, ["far", "west"])
     assert str(report) == "existing stations: 3 of 5 lie in the study area and are used; 2 outside it are left out."
@@ -327,6 +329,7 @@ HEADERS = [
     "备注",
     "",
 ]
+HEADERS += ["geometry", "source_row", "site_id", "township_code", "district_code", "index_right"]
 CELLS = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True).map(repr),
     st.floats(min_value=70, max_value=140).map(lambda v: f"{v:.6f}"),
