@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from ._errors import ScenarioError, ValidationError
+from ._errors import FacilityPlannerError, ScenarioError, ValidationError
 from .areas import load_beijing, resolve_district
 from .demand import beijing_demand, beijing_zones
 from .families import FamilyResult, PlanContext, plan_family
@@ -27,16 +27,20 @@ def plan_context(scenario: Scenario | str | Path, *, district: str | None = None
     scn = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     areas = load_beijing()
     whole, part = _area_districts(areas, scn, district)
+    dm = scn.demand
+    table = scn.resolve(dm.older_share_table)
     zones, _, _ = beijing_zones(
-        older_share=scn.demand.older_share, older_share_by_district=scn.demand.older_share_by_district
+        older_share=dm.older_share, older_share_by_district=dm.older_share_by_district, older_share_table=table
     )
     zones = zones[zones["district_code"].isin(whole)]
     demand = beijing_demand(
         district=part[0] if len(part) == 1 else None,
         cell_size_m=scn.demand.cell_size_m,
         shape=scn.demand.shape,
-        older_share=scn.demand.older_share,
-        older_share_by_district=scn.demand.older_share_by_district,
+        older_share=dm.older_share,
+        older_share_by_district=dm.older_share_by_district,
+        older_share_table=table,
+        population_raster=scn.resolve(dm.population_raster),
     )
     demand.params["communities_total"] = int(areas.communities["district_code"].isin(part).sum())
     return PlanContext(scn, areas, demand, zones, whole, part)
@@ -115,14 +119,62 @@ def validate_scenario(path: str | Path) -> Scenario:
                 (f"families.{k}.exclude.file", f.exclude.file),
                 (f"families.{k}.travel.network_file", f.travel.network_file),
             ]
+        files += [
+            ("demand.older_share_table", scn.demand.older_share_table),
+            ("demand.population_raster", scn.demand.population_raster),
+        ]
+        missing = set()
         for key, f in files:
             if f and not scn.resolve(f).exists():
+                missing.add(key)
                 problems.append(
                     f"{path}: `{key}`: file not found: {scn.resolve(f)}; fix the path (relative to the scenario file)."
                 )
+        problems += _read_named_files(scn, path, missing)
     if problems:
         raise ScenarioError(str(path), problems)
     return scn
+
+
+def _read_named_files(scn: Scenario, path, skip: set[str]) -> list[str]:
+    """Read every file the scenario names, as `run` would, and return what it would refuse."""
+    from .io import read_points, read_vector
+    from .network import read_network
+    from .population import read_older_shares
+
+    problems: list[str] = []
+
+    def attempt(key: str, func) -> None:
+        if key in skip:
+            return
+        try:
+            func()
+        except FacilityPlannerError as exc:
+            lines = getattr(exc, "problems", None) or [str(exc)]
+            problems.extend(f"{path}: `{key}`: {p}" for p in lines)
+
+    areas = None
+    for k, f in scn.families.items():
+        for which, ps in (("existing", f.existing), ("locked", f.locked), ("candidates.file", f.candidates.file)):
+            if ps.file:
+                kw = {
+                    "coord_system": ps.coord_system, "encoding": ps.encoding, "id_column": ps.id_column,
+                    "name_column": ps.name_column, "lon_column": ps.lon_column, "lat_column": ps.lat_column,
+                    "sheet": ps.sheet,
+                }  # fmt: skip
+                attempt(f"families.{k}.{which}.file", lambda ps=ps, kw=kw: read_points(scn.resolve(ps.file), **kw))
+        if f.exclude.file:
+            attempt(f"families.{k}.exclude.file", lambda f=f: read_vector(scn.resolve(f.exclude.file)))
+    nets = {scn.travel.network_file} | {f.travel.network_file for f in scn.families.values()}
+    for nf in sorted(n for n in nets if n):
+        attempt("travel.network_file", lambda nf=nf: read_network(scn.resolve(nf)))
+    if scn.demand.older_share_table:
+        areas = areas or load_beijing()
+        attempt(
+            "demand.older_share_table",
+            lambda: read_older_shares(scn.resolve(scn.demand.older_share_table), areas.districts),
+        )
+    return problems
 
 
 __all__ = ["plan_context", "run_scenario", "validate_scenario"]
