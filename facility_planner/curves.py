@@ -172,6 +172,58 @@ def greedy_trace(
     return GreedyTrace(vals, np.array(order, dtype=np.int64), upper, best_k, covered_at)
 
 
+class _Lagrangian:
+    """The relaxation's data, prepared once for all the points of a curve (rows left uncovered by the existing
+    sites, allowed new columns)."""
+
+    def __init__(self, R, w, fixed=None, allowed=None) -> None:
+        R = sp.csr_matrix(R, copy=True)
+        R.data = np.ones_like(R.data, dtype=np.float64)
+        n, m = R.shape
+        fixed = np.zeros(m, bool) if fixed is None else np.asarray(fixed, bool)
+        allowed = (np.ones(m, bool) if allowed is None else np.asarray(allowed, bool)) & ~fixed
+        base_cov = (R @ fixed.astype(np.float64)) > 0 if fixed.any() else np.zeros(n, bool)
+        self.const = float(w[base_cov].sum())
+        self.rows = ~base_cov & (w > 0)
+        self.A = R[self.rows][:, np.flatnonzero(allowed)].tocsr()
+        self.AT = self.A.T.tocsr()
+        self.wr = w[self.rows]
+
+    def value(self, lam, p):
+        colsum = self.AT @ lam
+        top = np.argpartition(colsum, len(colsum) - p)[len(colsum) - p :]
+        return self.const + float((self.wr - lam).sum()) + float(colsum[top].sum()), top
+
+    def bound(self, p: int, starts, *, lower: float, iters: int):
+        """(best bound, best relaxed plan's covered weight, best multipliers) from the best of ``starts``."""
+        wr, A = self.wr, self.A
+        if p <= 0 or A.shape[1] == 0:
+            return (self.const + float(wr.sum()) if p > 0 else self.const), self.const, None
+        p = min(p, A.shape[1])
+        lam = min((np.clip(s, 0.0, wr) for s in starts), key=lambda s: self.value(s, p)[0])
+        best, best_plan, best_lam = math.inf, self.const, lam
+        theta, stall = 1.0, 0
+        for _ in range(iters):
+            val, top = self.value(lam, p)
+            x = np.zeros(A.shape[1])
+            x[top] = 1.0
+            cover = A @ x
+            best_plan = max(best_plan, self.const + float(wr[cover > 0].sum()))
+            if val < best - 1e-9 * max(val, 1.0):
+                best, best_lam, stall = val, lam, 0
+            else:
+                stall += 1
+                if stall >= 5:
+                    theta, stall = theta / 2, 0
+            g = cover - (lam < wr)  # ∂L/∂λ: (sites of the plan reaching i) − z_i
+            gg = float(g @ g)
+            gap = val - max(lower, best_plan)
+            if gg == 0 or gap <= 1e-9 * max(val, 1.0) or theta < 1e-3:
+                break
+            lam = np.clip(lam - theta * gap / gg * g, 0.0, wr)
+        return best * (1 + _BOUND_SLACK), best_plan, best_lam
+
+
 def lagrangian_bound(
     R: sp.spmatrix,
     w: npt.NDArray[np.float64],
@@ -181,7 +233,7 @@ def lagrangian_bound(
     lower: float,
     fixed: npt.NDArray[np.bool_] | None = None,
     allowed: npt.NDArray[np.bool_] | None = None,
-    iters: int = 150,
+    iters: int = 100,
 ) -> tuple[float, float]:
     r"""Upper bound on maximal covering with ``p`` new sites from the Lagrangian relaxation of the coverage links.
 
@@ -194,46 +246,9 @@ def lagrangian_bound(
 
     Returns (best bound, covered weight of the best relaxed plan — a feasible plan of ``p`` new sites).
     """
-    R = sp.csr_matrix(R, copy=True)
-    R.data = np.ones_like(R.data, dtype=np.float64)
-    n, m = R.shape
-    fixed = np.zeros(m, bool) if fixed is None else np.asarray(fixed, bool)
-    allowed = (np.ones(m, bool) if allowed is None else np.asarray(allowed, bool)) & ~fixed
-    base_cov = (R @ fixed.astype(np.float64)) > 0 if fixed.any() else np.zeros(n, bool)
-    const = float(w[base_cov].sum())
-    rows = ~base_cov & (w > 0)
-    cols = np.flatnonzero(allowed)
-    A = R[rows][:, cols].tocsr()
-    AT = A.T.tocsr()
-    wr = w[rows]
-    lam = np.clip(np.asarray(lam0, dtype=np.float64)[rows], 0.0, wr)
-    if p <= 0 or A.shape[1] == 0:
-        return const + float(wr.sum()) if p > 0 else const, const
-    p = min(p, A.shape[1])
-    best, best_plan = math.inf, const
-    theta, stall = 1.0, 0
-    for _ in range(iters):
-        colsum = AT @ lam
-        top = np.argpartition(colsum, len(colsum) - p)[len(colsum) - p :]
-        val = const + float((wr - lam).sum()) + float(colsum[top].sum())
-        x = np.zeros(A.shape[1])
-        x[top] = 1.0
-        cover = A @ x
-        plan = const + float(wr[cover > 0].sum())
-        best_plan = max(best_plan, plan)
-        if val < best - 1e-9 * max(val, 1.0):
-            best, stall = val, 0
-        else:
-            stall += 1
-            if stall >= 8:
-                theta, stall = theta / 2, 0
-        g = cover - (lam < wr)  # ∂L/∂λ: (sites of the plan reaching i) − z_i
-        gg = float(g @ g)
-        gap = val - max(lower, best_plan)
-        if gg == 0 or gap <= 1e-9 * max(val, 1.0) or theta < 1e-4:
-            break
-        lam = np.clip(lam - theta * gap / gg * g, 0.0, wr)
-    return best * (1 + _BOUND_SLACK), best_plan
+    lg = _Lagrangian(R, w, fixed, allowed)
+    b, plan, _ = lg.bound(p, [np.asarray(lam0, dtype=np.float64)[lg.rows]], lower=lower, iters=iters)
+    return b, plan
 
 
 @dataclass
@@ -332,7 +347,7 @@ def coverage_curve(
     exact_at=(),
     time_limits=(),
     time_p: int | None = None,
-    lagrangian_iters: int = 200,
+    lagrangian_iters: int = 100,
     total_weight: float | None = None,
     label: str = "",
     weight_label: str = "demand",
@@ -460,9 +475,11 @@ def coverage_curve(
     lower = greedy.copy()
     t1 = time.perf_counter()
     if lagrangian_iters > 0:
+        lg = _Lagrangian(M.matrix, w, fixed)
+        prev = None  # the previous point's best multipliers: often a better start than the greedy ones
         for p in sorted({*ps, *exact_at} - {0}):
-            lam0 = np.where(tr.covered_at > tr.best_k[p], w, 0.0)
-            b, _ = lagrangian_bound(M.matrix, w, p, lam0, lower=float(greedy[p]), fixed=fixed, iters=lagrangian_iters)
+            starts = [np.where(tr.covered_at > tr.best_k[p], w, 0.0)[lg.rows]] + ([prev] if prev is not None else [])
+            b, _, prev = lg.bound(p, starts, lower=float(greedy[p]), iters=lagrangian_iters)
             upper[p] = min(upper[p], b)
     t_lagr = time.perf_counter() - t1
     exact: dict[int, dict] = {}
@@ -756,6 +773,7 @@ class _FallbackProblem:
     label: str
     target_sites: int | None = None
     weight_label: str = "people aged 60+"
+    notes: list[str] = field(default_factory=list)
 
 
 def _family_problem_fallback(scenario, family: str, *, district: str | None = None) -> _FallbackProblem:
@@ -812,6 +830,12 @@ def _family_problem_fallback(scenario, family: str, *, district: str | None = No
         total_weight=float(demand.cells["pop_60"].sum()),
         label=f"Eldercare stations, {where}: people 60+ within {scn.travel.time_limit_min:g} min",
         target_sites=spec.stations if spec.mode == "max_cover" else None,
+        notes=[]
+        if spec.quota == "citywide" or spec.mode != "max_cover"
+        else [
+            f"the curve places stations anywhere in the area, without the scenario's quota split ({spec.quota}); "
+            "a plan with quotas is one of these plans, so the bound holds for it too"
+        ],
     )
 
 
@@ -882,7 +906,7 @@ def curve_for_scenario(
         time_limit_s=scn.solver.time_limit_s,
         mip_rel_gap=scn.solver.mip_rel_gap,
     )
-    res.notes = notes + res.notes
+    res.notes = notes + list(getattr(prob, "notes", [])) + res.notes
     return res
 
 
