@@ -632,7 +632,7 @@ def curve_figure(result: CurveResult):
     T = result.total_weight or 1.0
     K = len(result.greedy) - 1
     x = np.arange(K + 1)
-    with plt.rc_context(rc):
+    with plt.rc_context(rc), glyph_watch(notes):
         ncols = 2 if len(result.by_time) else 1
         fig, axes = plt.subplots(1, ncols, figsize=(11 if ncols == 2 else 8, 5), squeeze=False)
         ax = axes[0, 0]
@@ -710,6 +710,31 @@ def curve_figure(result: CurveResult):
     return fig, notes
 
 
+_GLYPH_NOTE = "some characters of the chart could not be drawn with the fonts installed; install fonts-noto-cjk"
+
+
+@contextlib.contextmanager
+def glyph_watch(notes: list[str]):
+    """Record matplotlib's missing-glyph warnings as one note (a chart must never drop text silently)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        yield
+    if any("missing from font" in str(c.message) for c in caught) and _GLYPH_NOTE not in notes:
+        notes.append(_GLYPH_NOTE)
+    for c in caught:
+        if "missing from font" not in str(c.message):
+            warnings.warn_explicit(c.message, c.category, c.filename, c.lineno)
+
+
+def save_figure(fig, svg: Path, png: Path, *, dpi: int = 150) -> list[str]:
+    """Save ``fig`` as SVG (no date, so reruns compare equal) and PNG; notes if some characters had no glyph."""
+    notes: list[str] = []
+    with glyph_watch(notes):
+        fig.savefig(svg, metadata={"Date": None})
+        fig.savefig(png, dpi=dpi)
+    return notes
+
+
 def check_curve_out(out_dir: str | Path, *, force: bool = False) -> None:
     """Refuse a folder that already holds curve files (unless ``force``), before any work is done."""
     out = Path(out_dir)
@@ -746,10 +771,9 @@ def write_curve(result: CurveResult, out_dir: str | Path, *, force: bool = False
         write_csv_excel(result.to_frame(), tmpdir / "curve.csv")
         if len(result.by_time):
             write_csv_excel(result.by_time, tmpdir / "curve_time.csv")
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", UserWarning)  # a missing glyph must not pass silently
-            fig.savefig(tmpdir / "curve.svg", metadata={"Date": None})
-            fig.savefig(tmpdir / "curve.png", dpi=150)
+        result.notes += [
+            n for n in save_figure(fig, tmpdir / "curve.svg", tmpdir / "curve.png") if n not in result.notes
+        ]
         for n in names:
             os.replace(tmpdir / n, out / n)
             written.append(out / n)

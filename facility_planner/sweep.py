@@ -337,7 +337,7 @@ def sweep_figure(table: pd.DataFrame, keys: list[str], names: dict[str, tuple[st
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    from .curves import _label, chart_style
+    from .curves import _label, chart_style, glyph_watch
 
     rc, font, notes = chart_style()
     fams = [(f, m) for f in names if (m := _metric(table, f)) is not None]
@@ -345,7 +345,7 @@ def sweep_figure(table: pd.DataFrame, keys: list[str], names: dict[str, tuple[st
     x_key, others = keys[0], keys[1:]
     xs = list(dict.fromkeys(table[x_key]))
     numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in xs)
-    with plt.rc_context(rc):
+    with plt.rc_context(rc), glyph_watch(notes):
         n = max(len(fams), 1)
         ncols = min(n, 2)
         nrows = math.ceil(n / ncols)
@@ -381,9 +381,13 @@ def sweep_figure(table: pd.DataFrame, keys: list[str], names: dict[str, tuple[st
     return fig, notes
 
 
-def _html_page(title: str, table: pd.DataFrame, svg: str, notes: list[str], scenario: str) -> str:
+def _html_page(
+    title: str, table: pd.DataFrame, svg: str, notes: list[str], scenario: str, params: Sequence[str] = ()
+) -> str:
+    """The page: title, the chart inline, the main columns of the table (all of them are in sweep.csv)."""
     svg = re.sub(r"^<\?xml[^>]*>\s*(<!DOCTYPE[^>]*>\s*)?", "", svg)
-    cols = [c for c in table.columns if c != "error"]
+    keep = (".target", ".achieved", ".met", ".unit", ".gap", "covered_share", ".sites_new", ".sites_existing")
+    cols = [c for c in table.columns if c != "error" and ("." not in c or c.endswith(keep) or c in params)]
     show = table[cols]
     body = show.to_html(index=False, escape=True, na_rep="", border=0, classes="sweep")
     err = ""
@@ -407,7 +411,7 @@ table.sweep th {{ background: #f0f0f0; position: sticky; top: 0; }}
 </style></head><body>
 <h1>{html.escape(title)}</h1>
 <p>情景 / scenario: <code>{html.escape(scenario)}</code>. {len(table)} 次运行 / runs; 每次运行的情景文件在
-<code>runs/&lt;run-id&gt;/scenario.yaml</code> (each run's scenario, runnable on its own). 数据表 / table:
+<code>runs/&lt;run-id&gt;/scenario.yaml</code> (each run's scenario, runnable on its own). 主要列如下，全部列见 / main columns below, every column in
 <a href="sweep.csv">sweep.csv</a>.</p>
 <div class="chart">{svg}</div>
 <h2>结果 / Results</h2>
@@ -430,6 +434,7 @@ def write_sweep(
     ``sweep.html`` into ``out_dir`` (atomically: built in a temporary folder, moved into place when complete)."""
     import matplotlib.pyplot as plt
 
+    from .curves import save_figure
     from .io import replace_dir, write_csv_excel
 
     out = Path(out_dir)
@@ -456,8 +461,7 @@ def write_sweep(
         keys = list(runs[0].params) if runs else []
         fig, notes = sweep_figure(table, keys, _family_names(results))
         try:
-            fig.savefig(tmp / "sweep.svg", metadata={"Date": None})
-            fig.savefig(tmp / "sweep.png", dpi=130)
+            notes += save_figure(fig, tmp / "sweep.svg", tmp / "sweep.png", dpi=130)
         finally:
             plt.close(fig)
         n_err = int((table["status"] == "error").sum()) if "status" in table else 0
@@ -465,7 +469,7 @@ def write_sweep(
             notes.append(f"{n_err} of {len(table)} run(s) failed; their reasons are listed on the page")
         title = f"情景对比 / What-if sweep: {scenario_label}" if scenario_label else "情景对比 / What-if sweep"
         (tmp / "sweep.html").write_text(
-            _html_page(title, table, (tmp / "sweep.svg").read_text(encoding="utf-8"), notes, scenario_label),
+            _html_page(title, table, (tmp / "sweep.svg").read_text(encoding="utf-8"), notes, scenario_label, keys),
             encoding="utf-8",
         )
         replace_dir(tmp, out)

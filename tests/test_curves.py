@@ -223,3 +223,14 @@ def test_cli_curve(tmp_path):
     assert r.exit_code == 2 and "not both" in r.output
     r = CliRunner().invoke(app, [*args, "--max", "5", "--family", "cemeteries", "--force"])
     assert r.exit_code == 2 and "eldercare_stations" in r.output and "Traceback" not in r.output
+
+
+def test_chinese_text_without_a_cjk_font_is_noted_not_fatal(tmp_path, monkeypatch):
+    import facility_planner.curves as curves
+
+    monkeypatch.setattr(curves, "cjk_font", lambda: None)
+    M, w, _ = _instance(4)
+    res = coverage_curve(M, w, max_new=2, points=2, label="海淀 SYNTHETIC")
+    write_curve(res, tmp_path)
+    assert any("could not be drawn" in n for n in res.notes)
+    assert any("fonts-noto-cjk" in n for n in res.notes)
