@@ -234,3 +234,22 @@ def test_chinese_text_without_a_cjk_font_is_noted_not_fatal(tmp_path, monkeypatc
     write_curve(res, tmp_path)
     assert any("could not be drawn" in n for n in res.notes)
     assert any("fonts-noto-cjk" in n for n in res.notes)
+
+
+def test_a_solver_without_a_bound_reports_none_not_infinity(monkeypatch):
+    """A time-limited MILP that proved no bound (HiGHS reports inf) must not read as "bound = 100%"."""
+    import facility_planner.curves as curves
+
+    real = curves.max_cover
+
+    def no_bound(*a, **k):
+        sol = real(*a, **k)
+        sol.best_bound, sol.gap, sol.status = float("inf"), float("inf"), "time_limit"
+        return sol
+
+    monkeypatch.setattr(curves, "max_cover", no_bound)
+    M, w, A = _instance(5)
+    res = coverage_curve(M, w, max_new=3, points=3, exact_at=[3], time_limits=[1])
+    assert res.exact[3]["bound"] is None and res.exact[3]["gap"] is None
+    assert res.by_time["bound_share"].isna().all()
+    assert np.isfinite(res.upper).all() and res.upper[3] >= _opt(A, w, 3) - 1e-9
