@@ -5,8 +5,8 @@ override is a dotted path into the scenario file as written (so the mechanism kn
 are read with YAML 1.2 rules (``3`` → 3, ``0.8`` → 0.8, ``true`` → True, ``no`` stays the text "no"). Every resulting
 scenario is validated before anything runs, and all problems are reported at once.
 
-Each run's scenario is written to ``DIR/runs/<run-id>/scenario.yaml`` (``base_dir`` absolute, so it runs on its
-own: ``facility-planner run DIR/runs/run-3/scenario.yaml --out …``), with the run's ``summary.json`` beside it.
+Each run's scenario is written to ``DIR/runs/<run-id>/scenario.yaml`` (``base_dir`` and ``extends`` absolute, so
+it runs on its own: ``facility-planner run DIR/runs/run-3/scenario.yaml --out …``), with the run's ``summary.json`` beside it.
 The runs go to a ``dask.distributed`` cluster: a ``LocalCluster`` (processes, one thread each) unless the address
 of an existing scheduler is given. Workers of an existing cluster need facility_planner installed and the files a
 scenario names (``base_dir``) at the same paths.
@@ -161,6 +161,10 @@ def plan_runs(
         raise ValidationError("--set", ["no override given; e.g. --set travel.speed_kmh=3,4,5."])
     base_dir = Path(raw.get("base_dir") or ".")
     raw = {**raw, "base_dir": str(base_dir if base_dir.is_absolute() else (path.resolve().parent / base_dir).resolve())}
+    ext = raw.get("extends")
+    if isinstance(ext, str) and not Path(ext).is_absolute():
+        # a scenario that extends another names it relative to its own folder; the run files live elsewhere
+        raw["extends"] = str((path.resolve().parent / ext).resolve())
     if district is not None:
         raw["district"] = district
     problems: list[str] = []
@@ -258,13 +262,26 @@ def map_tasks(func: Callable, items: Iterable, *, client=None) -> list:
     """``[func(x) for x in items]``, as Dask tasks on ``client`` when one is given (results in input order).
 
     For independent sub-problems inside one run (districts, townships): without a client it runs here, in order.
-    ``func`` must be picklable (a module-level function) to run on a cluster.
+    Inside a task of a sweep, pass ``distributed.get_client()``; the task leaves the worker's thread pool while it
+    waits, so sub-tasks never wait for it. ``func`` must be picklable to run on a cluster.
     """
     items = list(items)
     if client is None:
         return [func(x) for x in items]
+    from distributed import get_worker, rejoin, secede
+
     futures = client.map(func, items, pure=False)
-    return client.gather(futures)
+    try:
+        get_worker()
+    except ValueError:  # not inside a task: wait here
+        return client.gather(futures)
+    # inside a task (e.g. one run of a sweep): give the worker's thread back while waiting, or the sub-tasks could
+    # wait for the very thread that waits for them
+    secede()
+    try:
+        return client.gather(futures)
+    finally:
+        rejoin()
 
 
 @dataclass

@@ -104,6 +104,23 @@ def test_map_tasks_on_a_cluster_keeps_the_order(cluster):
 
 
 @pytest.mark.slow
+def test_map_tasks_inside_a_task_does_not_deadlock(cluster):
+    """Two tasks on two one-thread workers each map sub-tasks on the same client (as a run splitting districts)."""
+
+    def square(x):
+        return x * x
+
+    def run(n):
+        from distributed import get_client
+
+        from facility_planner.sweep import map_tasks
+
+        return sum(map_tasks(square, range(n), client=get_client()))
+
+    assert map_tasks(run, [3, 4], client=cluster) == [5, 14]
+
+
+@pytest.mark.slow
 def test_sweep_of_walking_speed_on_two_workers(cluster, tmp_path):
     out = tmp_path / "sweep"
     seen = []
