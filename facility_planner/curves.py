@@ -194,6 +194,14 @@ class _Lagrangian:
         top = np.argpartition(colsum, len(colsum) - p)[len(colsum) - p :]
         return self.const + float((self.wr - lam).sum()) + float(colsum[top].sum()), top
 
+    def all_p(self, lam, k_max: int):
+        """``L(lam)`` for every ``p = 1 … k_max`` at once (one multiplier vector bounds every number of sites)."""
+        colsum = np.sort(self.AT @ lam)[::-1][:k_max]
+        cum = np.cumsum(colsum)
+        out = np.full(k_max, cum[-1] if len(cum) else 0.0)
+        out[: len(cum)] = cum
+        return (self.const + float((self.wr - lam).sum()) + out) * (1 + _BOUND_SLACK)
+
     def bound(self, p: int, starts, *, lower: float, iters: int):
         """(best bound, best relaxed plan's covered weight, best multipliers) from the best of ``starts``."""
         wr, A = self.wr, self.A
@@ -482,6 +490,8 @@ def coverage_curve(
             starts = [np.where(tr.covered_at > tr.best_k[p], w, 0.0)[lg.rows]] + ([prev] if prev is not None else [])
             b, _, prev = lg.bound(p, starts, lower=float(greedy[p]), iters=lagrangian_iters)
             upper[p] = min(upper[p], b)
+            if prev is not None and k_max > 0:  # the same multipliers bound every other p too
+                np.minimum(upper[1:], lg.all_p(prev, k_max), out=upper[1:])
     t_lagr = time.perf_counter() - t1
     exact: dict[int, dict] = {}
     t1 = time.perf_counter()
