@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from ._errors import FacilityPlannerError, ScenarioError, ValidationError
 from .areas import load_beijing, resolve_district
 from .demand import beijing_demand, beijing_zones
 from .families import FamilyResult, PlanContext, plan_family
+from .matrices import LabelledMatrix
 from .plan import Plan
 from .scenario import Scenario, load_scenario
 
@@ -44,6 +48,62 @@ def plan_context(scenario: Scenario | str | Path, *, district: str | None = None
     )
     demand.params["communities_total"] = int(areas.communities["district_code"].isin(part).sum())
     return PlanContext(scn, areas, demand, zones, whole, part)
+
+
+@dataclass
+class CoverageProblem:
+    """One coverage family's problem from a scenario, for curves and what-ifs: matrix, weights, existing sites."""
+
+    coverage: LabelledMatrix
+    weights: np.ndarray
+    existing: list
+    total_weight: float
+    label: str
+    target_sites: int | None = None
+    weight_label: str = "demand"
+    notes: list[str] = field(default_factory=list)
+
+
+def family_problem(scenario: Scenario | str | Path, family: str, *, district: str | None = None) -> CoverageProblem:
+    """The coverage matrix, weights and existing sites of one coverage family (``max_cover``/``min_cover``).
+
+    The same demand, candidates, exclusions and travel :func:`run_scenario` would use, without solving.
+    """
+    from .families import family_problem as problem_of
+    from .families import family_travel
+
+    scn = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    if family not in scn.families:
+        raise ScenarioError(
+            "--family", [f"no family {family!r} in {scn.name}; choose one of: {', '.join(scn.families)}."]
+        )
+    spec = scn.families[family]
+    if spec.model not in ("max_cover", "min_cover"):
+        raise ScenarioError(
+            "--family",
+            [f"{family} is planned with {spec.model}, not a coverage model; a curve needs max_cover or min_cover."],
+        )
+    ctx = plan_context(scn, district=district)
+    prob = problem_of(ctx, family, spec)
+    cov = family_travel(ctx, family, prob).coverage().cost
+    notes = list(prob.notes)
+    if spec.equity.rule != "none":
+        notes.append(
+            f"the curve places sites anywhere in the area, without the scenario's equity rule ({spec.equity.rule} by "
+            f"{spec.equity.level}); a plan under the rule is one of these plans, so the bound holds for it too"
+        )
+    where = ", ".join(ctx.district_name(d) for d in ctx.part_districts) if ctx.is_part else "whole area"
+    t = scn.family_travel(family)
+    return CoverageProblem(
+        coverage=cov,
+        weights=prob.weights_for(cov.row_ids),
+        existing=[s for s in prob.existing_ids if s in set(cov.col_ids)],
+        total_weight=prob.total_weight,
+        label=f"{spec.name_zh} {spec.name_en}, {where}: {prob.weight_label} within {t.time_limit_min:g} min",
+        target_sites=prob.target_sites() if (spec.count is not None or spec.by_district) else None,
+        weight_label=prob.weight_label,
+        notes=notes,
+    )
 
 
 def run_scenario(scenario: Scenario | str | Path, *, district: str | None = None) -> Plan:
@@ -177,4 +237,4 @@ def _read_named_files(scn: Scenario, path, skip: set[str]) -> list[str]:
     return problems
 
 
-__all__ = ["plan_context", "run_scenario", "validate_scenario"]
+__all__ = ["CoverageProblem", "family_problem", "plan_context", "run_scenario", "validate_scenario"]
