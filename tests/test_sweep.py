@@ -52,10 +52,13 @@ def test_plan_runs_builds_the_grid_with_absolute_base_dir():
 
 def test_unknown_keys_and_bad_values_are_refused_all_at_once():
     with pytest.raises(ScenarioError) as exc:
-        plan_runs(SAMPLE, ["families.eldercare_stations.stations=10", "travel.speeed_kmh=3"])
+        plan_runs(SAMPLE, ["travel.speeed_kmh=3"])
+    msg = str(exc.value)
+    assert "no key `speeed_kmh` at travel" in msg and "speed_kmh" in msg
+    with pytest.raises(ScenarioError) as exc:  # under a family the schema is the block's: a misspelt key
+        plan_runs(SAMPLE, ["families.eldercare_stations.stations=10"])
     msg = str(exc.value)
     assert "families.eldercare_stations.stations" in msg and "check its spelling" in msg
-    assert "no key `speeed_kmh` at travel" in msg and "speed_kmh" in msg
     with pytest.raises(ScenarioError) as exc:
         plan_runs(SAMPLE, ["travel.speed_kmh=-1,4,fast"])
     msg = str(exc.value)
@@ -126,11 +129,16 @@ def test_sweep_of_walking_speed_on_two_workers(cluster, tmp_path):
     out = tmp_path / "sweep"
     seen = []
     res = run_sweep(
-        SAMPLE, ["travel.speed_kmh=3,4,5"], out, client=cluster, on_result=lambda run, r: seen.append(run.run_id)
+        SAMPLE,
+        ["travel.speed_kmh=3,4,5", "families.eldercare_stations.by_district.Xicheng=15"],
+        out,
+        client=cluster,
+        on_result=lambda run, r: seen.append(run.run_id),
     )
     assert sorted(seen) == ["run-1", "run-2", "run-3"]
     t = pd.read_csv(out / "sweep.csv", encoding="utf-8-sig")
     assert len(t) == 3 and list(t["travel.speed_kmh"]) == [3, 4, 5]
+    assert (t["eldercare_stations.target"] == 15).all()
     assert (t["status"] == "ok").all()
     cov = t["eldercare_stations.covered_share"].to_list()
     assert cov[0] < cov[1] <= cov[2] and cov[0] < cov[2]  # a slower walk covers fewer older people
