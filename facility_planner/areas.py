@@ -12,6 +12,7 @@ every 2023 unit without a polygon, with the reason.
 
 from __future__ import annotations
 
+import functools
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -200,7 +201,7 @@ def resolve_district(districts: pd.DataFrame, name: str) -> str:
 
 
 def load_beijing(path: str | Path | None = None) -> BeijingAreas:
-    """Load and join every bundled Beijing boundary and code list.
+    """Load and join every bundled Beijing boundary and code list (read once per process; each call gets copies).
 
     Examples
     --------
@@ -209,6 +210,22 @@ def load_beijing(path: str | Path | None = None) -> BeijingAreas:
     (16, 331, 343)
     """
     d = data_dir(path)
+    stamp = tuple((f.name, f.stat().st_mtime_ns) for f in sorted(d.iterdir()) if f.is_file())
+    cached = _load_beijing_cached(str(d.resolve()), stamp)
+    return BeijingAreas(
+        districts=cached.districts.copy(),
+        townships=cached.townships.copy(),
+        units=cached.units.copy(),
+        communities=cached.communities.copy(),
+        join_report=cached.join_report.copy(),
+        notes=list(cached.notes),
+    )
+
+
+@functools.lru_cache(maxsize=4)
+def _load_beijing_cached(folder: str, stamp: tuple) -> BeijingAreas:
+    """The joined areas of one data folder; ``stamp`` (names and modification times) renews it when files change."""
+    d = Path(folder)
     districts = load_districts(d)
     units = load_township_codes(d, include_special=True)
     src = read_vector(d / "townships_poi86_beijing_wgs84.geojson")
