@@ -25,6 +25,8 @@ import numpy as np
 import pandas as pd
 
 from ._errors import FacilityPlannerError, ValidationError
+from ._output import atomic_write_text
+from ._stable import stable_ids
 from .coords import WGS84, to_gcj02
 from .families import FAMILY_NAMES
 
@@ -361,16 +363,12 @@ def plan_map(
 
 def save_map(m, path: str | Path) -> Path:
     """Save a folium map as one self-contained HTML file (scripts and styles inlined); refuse external references."""
-    html = inline_html(m.get_root().render())
+    root = m.get_root()
+    html = inline_html(stable_ids(root.render(), root))  # numbered element ids: equal maps are equal bytes
     left = external_references(html)
     if left:
         raise FacilityPlannerError(f"the map still references external files: {left[:3]}")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(html, encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return atomic_write_text(path, html)  # temporary file beside it, renamed into place
 
 
 class OfflineMap:
