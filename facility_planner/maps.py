@@ -424,23 +424,17 @@ def write_maps(
 
 
 def read_plan_layers(plan_dir: str | Path) -> tuple[dict, dict]:
-    """The layers and summary of a written plan folder (for redrawing maps)."""
-    import pyogrio
+    """The layers and summary of a written plan folder (for redrawing maps).
 
-    d = Path(plan_dir)
-    gpkg = d / "plan.gpkg"
-    if not gpkg.exists() or not (d / "summary.json").exists():
-        raise ValidationError(
-            "PLAN_DIR", [f"{d} holds no plan (plan.gpkg and summary.json); run `facility-planner run` first."]
-        )
-    layers = {}
-    for name, _ in pyogrio.list_layers(gpkg):
-        g = gpd.read_file(gpkg, layer=name)
-        for col in ("existing", "covered_eldercare_stations", "straight_line_fallback"):
-            if col in g.columns:
-                g[col] = g[col].astype(bool)
-        layers[name] = g
-    return layers, json.loads((d / "summary.json").read_text(encoding="utf-8"))
+    Raises
+    ------
+    ValidationError
+        The folder is not a plan folder, or its plan.gpkg / summary.json is missing, damaged or incomplete; the
+        message names the file and says to run the scenario again.
+    """
+    from ._plan_files import read_plan_folder
+
+    return read_plan_folder(plan_dir, bool_columns=("existing", "covered_eldercare_stations", "straight_line_fallback"))
 
 
 def comparison_map(layers_a: dict, layers_b: dict, *, names: tuple[str, str] = ("A", "B"), district: str | None = None):
