@@ -90,6 +90,20 @@ def _os_problem(exc: OSError, path: Path, doing: str) -> OutputPathError:
     return OutputPathError(f"cannot {doing} {path}: {fix}.")
 
 
+def _check_path_text(path: Path) -> Path:
+    """Refuse a path no file system takes: a NUL character, or a name longer than 255 bytes."""
+    text = os.fspath(path)
+    if "\x00" in text:
+        raise OutputPathError(f"the path {text!r} contains a NUL character; choose a plain file or folder name.")
+    long = [part for part in Path(text).parts if len(os.fsencode(part)) > 255]
+    if long:
+        raise OutputPathError(
+            f"the name {long[0][:40]}… is {len(os.fsencode(long[0]))} bytes long; file systems allow 255. "
+            "Choose a shorter name."
+        )
+    return path
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -188,7 +202,7 @@ def check_output_file(path: str | Path, *, force: bool, what: str = "output file
     OutputPathError
         ``path`` is a folder, or its parent is a file or read-only.
     """
-    p = Path(path)
+    p = _check_path_text(Path(path))
     if p.is_dir():
         raise OutputPathError(f"{p} is a folder; give a file name for the {what} (e.g. {p / 'out.html'}).")
     if p.exists() and not force:
@@ -597,7 +611,7 @@ def check_output_dir(out: str | Path, *, force: bool, mode: str = "run", expect:
     OutputPathError
         ``out`` is a file, or its parent is a file or read-only, or the folder cannot be listed.
     """
-    p = Path(out)
+    p = _check_path_text(Path(out))
     if p.exists() and not p.is_dir():
         raise OutputPathError(f"{p} is a file, not a folder; choose another --out (a folder for the outputs).")
     if p.is_dir():

@@ -93,6 +93,8 @@ def read_plan_folder(plan_dir: str | Path, *, bool_columns: tuple[str, ...] = ()
 
     d = Path(plan_dir)
     what = f"plan folder {d}"
+    if "\x00" in str(d):
+        raise ValidationError(what, ["the path contains a NUL character; give the folder's real name."])
     if not d.exists():
         raise ValidationError(what, [f"{d} does not exist; give a folder written by `facility-planner run`."])
     if not d.is_dir():

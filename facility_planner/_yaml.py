@@ -113,6 +113,17 @@ class BoundedLoader(yaml.SafeLoader):
             )
         return super().construct_yaml_int(node)
 
+    def construct_yaml_str(self, node):
+        value = super().construct_yaml_str(node)
+        if node.style is None and isinstance(value, str) and _LEADING_ZERO.match(value):  # `08`, `09`: not octal
+            digits = value.lstrip("+-").lstrip("0").replace("_", "") or "0"
+            self._problem(
+                node.start_mark.line + 1,
+                f'`{value}` has a leading zero, so YAML reads it as text; write {digits}, or quote it ("{value}") '
+                "if it is a code.",
+            )
+        return value
+
     def construct_yaml_float(self, node):
         value = super().construct_yaml_float(node)
         text = str(node.value)
@@ -153,6 +164,7 @@ BoundedLoader.add_implicit_resolver(
 BoundedLoader.add_constructor("tag:yaml.org,2002:int", BoundedLoader.construct_yaml_int)
 BoundedLoader.add_constructor("tag:yaml.org,2002:float", BoundedLoader.construct_yaml_float)
 BoundedLoader.add_constructor("tag:yaml.org,2002:map", BoundedLoader.construct_yaml_map)
+BoundedLoader.add_constructor("tag:yaml.org,2002:str", BoundedLoader.construct_yaml_str)
 
 
 def read_text_file(path: str | Path, *, what: str = "scenario file", max_bytes: int = MAX_BYTES) -> str:
@@ -163,6 +175,8 @@ def read_text_file(path: str | Path, *, what: str = "scenario file", max_bytes: 
     """
     p = Path(path)
     src = str(p)
+    if "\x00" in src:
+        raise ScenarioError(src, ["the path contains a NUL character; give the file's real name."])
     try:
         st = p.stat()
     except FileNotFoundError:
