@@ -42,14 +42,16 @@ _SHOW = 5  # names shown in a message before "… and N more"
 
 # --------------------------------------------------------------------------------------------------- small helpers
 def command_line(argv: list[str] | None = None) -> str:
-    """The command as typed (``facility-planner run scenarios/x.yaml --out o``), for the manifest."""
+    """The command as typed (``facility-planner run scenarios/x.yaml --out o``), for the manifest.
+
+    Outside the ``facility-planner`` command (a notebook calling ``Plan.write``) it says so instead of recording the
+    host program's arguments.
+    """
     argv = list(sys.argv if argv is None else argv)
-    if not argv:
-        return ""
-    prog = Path(argv[0]).name
-    if prog in ("__main__.py", "cli.py") or prog.startswith("python"):
-        prog = "facility-planner"
-    return shlex.join([prog, *argv[1:]])
+    prog = Path(argv[0]).name if argv else ""
+    if prog in ("facility-planner", "facility_planner", "cli.py", "__main__.py"):
+        return shlex.join(["facility-planner", *argv[1:]])
+    return f"Python API (in {prog or 'python'})"
 
 
 def _names(items: Iterable[str]) -> str:
@@ -561,7 +563,7 @@ def _not_empty(out: Path, present: Iterable[str]) -> str:
     present = sorted(present)
     has_manifest = MANIFEST in present
     return (
-        f"{out} is not empty ({len(present)} file(s): {_names(present)}); choose a new --out folder, or pass --force "
+        f"{out} is not empty ({len(present)} item(s): {_names(present)}); choose a new --out folder, or pass --force "
         + (
             f"to replace what the previous run wrote there (listed in {MANIFEST}); other files are left in place."
             if has_manifest
@@ -615,8 +617,8 @@ def check_output_dir(out: str | Path, *, force: bool, mode: str = "run", expect:
     if p.exists() and not p.is_dir():
         raise OutputPathError(f"{p} is a file, not a folder; choose another --out (a folder for the outputs).")
     if p.is_dir():
-        try:
-            present = _files_under(p)
+        try:  # the top level is enough to know whether the folder is empty (--out ~ must not walk a home folder)
+            present = sorted(e.name + ("/" if e.is_dir() else "") for e in os.scandir(p) if _TMP_TAG not in e.name)
         except OSError as exc:
             raise _os_problem(exc, p, "read the output folder") from None
         if not os.access(p, os.W_OK | os.X_OK):

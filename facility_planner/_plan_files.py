@@ -96,7 +96,9 @@ def read_plan_folder(plan_dir: str | Path, *, bool_columns: tuple[str, ...] = ()
     if "\x00" in str(d):
         raise ValidationError(what, ["the path contains a NUL character; give the folder's real name."])
     if not d.exists():
-        raise ValidationError(what, [f"{d} does not exist; give a folder written by `facility-planner run`."])
+        raise ValidationError(
+            what, [f"{d} does not exist, so it holds no plan; give a folder written by `facility-planner run`."]
+        )
     if not d.is_dir():
         raise ValidationError(what, [f"{d} is a file; give the folder `facility-planner run --out` wrote."])
     gpkg, sj = d / "plan.gpkg", d / "summary.json"

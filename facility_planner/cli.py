@@ -42,7 +42,7 @@ def _friendly(func):
             typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt as exc:
-            typer.secho(f"stopped by {describe(exc)}; no output was changed.", err=True)
+            typer.secho(f"stopped by {describe(exc)}; no half-written output was left.", err=True)
             raise typer.Exit(exit_code_of(exc)) from None
 
     return wrapper
