@@ -324,7 +324,9 @@ def read_manifest(folder: str | Path) -> dict | None:
     if not isinstance(data, dict) or not isinstance(data.get("files"), list):
         return None
     files = [f for f in data["files"] if isinstance(f, dict) and isinstance(f.get("path"), str)]
-    return {**data, "files": files}
+    commands = data.get("commands")
+    commands = [c for c in commands if isinstance(c, str)] if isinstance(commands, list) else []
+    return {**data, "files": files, "commands": commands}
 
 
 def _safe_rel(rel: str) -> bool:

@@ -6,6 +6,7 @@ Everything generated here is SYNTHETIC: mutations of the bundled scenario files,
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import string
@@ -381,3 +382,37 @@ def test_read_only_output_folder_cli(tmp_path, monkeypatch):
     monkeypatch.setattr(os, "access", lambda q, mode: False if Path(q) == ro else real(q, mode))
     r = runner.invoke(app, ["run", str(ROOT / "scenarios" / "sample_small.yaml"), "--out", str(ro / "plan")])
     assert r.exit_code == 2 and "read-only" in r.output
+
+
+manifest_json = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=20)),
+    lambda c: st.one_of(st.lists(c, max_size=4), st.dictionaries(st.text(max_size=8), c, max_size=4)),
+    max_leaves=20,
+)
+
+
+@settings(common, max_examples=60)
+@given(
+    junk=st.one_of(
+        manifest_json.map(lambda v: json.dumps(v)),
+        st.binary(max_size=200).map(lambda b: b.decode("latin-1")),
+        st.lists(
+            st.sampled_from(
+                ["../outside.txt", "/etc/hostname", "", ".", "manifest.json", "a.txt", "sub/../../outside.txt"]
+            ),
+            max_size=5,
+        ).map(lambda ps: json.dumps({"files": [{"path": p, "bytes": 1, "sha256": "x"} for p in ps], "commands": "x"})),
+    )
+)
+def test_a_damaged_manifest_never_deletes_elsewhere_nor_crashes(tmp_path_factory, junk):
+    root = tmp_path_factory.mktemp("man")
+    outside = root / "outside.txt"
+    outside.write_text("precious")
+    out = root / "plan"
+    out.mkdir()
+    (out / "manifest.json").write_text(junk, encoding="utf-8", errors="surrogatepass")
+    (out / "a.txt").write_text("x")
+    with no_hang(), OutputDir(out, force=True, command="t") as stage:
+        (stage.path / "b.txt").write_text("B")
+    assert outside.read_text() == "precious" and (out / "b.txt").read_text() == "B"
+    assert json.loads((out / "manifest.json").read_text("utf-8"))["files"][0]["path"] == "b.txt"
