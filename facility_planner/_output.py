@@ -107,6 +107,8 @@ def _check_path_text(path: Path) -> Path:
 
 
 def _pid_alive(pid: int) -> bool:
+    if os.name == "nt":  # os.kill(pid, 0) would terminate the process on Windows: never judge, never remove
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
