@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 from ._errors import ValidationError
@@ -79,8 +80,10 @@ def check_summary(summary: object, source: str) -> list[str]:
     return problems
 
 
-def read_plan_folder(plan_dir: str | Path, *, bool_columns: tuple[str, ...] = ()) -> tuple[dict, dict]:
+def read_plan_folder(plan_dir: str | Path, *, is_bool: Callable[[str], bool] = lambda col: False) -> tuple[dict, dict]:
     """The layers of plan.gpkg (name → GeoDataFrame/DataFrame) and the summary.json of a plan folder, checked.
+
+    Columns for which ``is_bool(name)`` is true are read back as booleans (GeoPackage stores them as integers).
 
     Raises
     ------
@@ -117,8 +120,8 @@ def read_plan_folder(plan_dir: str | Path, *, bool_columns: tuple[str, ...] = ()
             else:
                 for name in names:
                     g = gpd.read_file(gpkg, layer=name)
-                    for col in bool_columns:
-                        if col in g.columns:
+                    for col in g.columns:
+                        if is_bool(str(col)):
                             g[col] = g[col].astype(bool)
                     layers[name] = g
         except Exception as exc:  # any failure to read our own file means it is damaged

@@ -29,7 +29,7 @@ from ._errors import ScenarioError
 
 #: a scenario is a few KB; anything above this is not one
 MAX_BYTES = 1_000_000
-#: nesting of mappings/lists (the schema needs 4)
+#: nesting of mappings/lists (the bundled scenarios need 5)
 MAX_DEPTH = 32
 #: values after expanding aliases (the bundled scenarios have < 100)
 MAX_VALUES = 100_000
@@ -65,7 +65,7 @@ class BoundedLoader(yaml.SafeLoader):
         if self._depth > MAX_DEPTH:
             raise _Refused(
                 f"line {event.start_mark.line + 1}: values nested more than {MAX_DEPTH} levels deep; a scenario needs "
-                "at most 4 (e.g. families → eldercare_stations → existing → file). Check the indentation and brackets."
+                "about 5 (families → a family → existing → file). Check the indentation and brackets."
             )
         anchor = getattr(event, "anchor", None)
         if anchor is not None:

@@ -119,10 +119,28 @@ def _print_summary(summary: dict) -> None:
             return "n/a" if v is None else (f"{v:.1%}" if share and isinstance(v, float) else f"{v:,.0f}")
 
         met = "n/a" if f["met"] is None else ("yes" if f["met"] else "NO")
+        if f.get("measured_on") and f["met"] is not None:
+            met += "*"
         gap = "n/a" if f["gap"] is None else f"{f['gap']:.2%}"
+        if f.get("gap_exceeded"):
+            gap += "!"
         typer.echo(
             f"{f['name_en']:<30} {fmt(f['target']):>10} {fmt(f['achieved']):>10} {met:>5} "
             f"{f['sites_new']:>6} {f['sites_existing']:>5} {gap:>8}  {f['unit']} ({f['name_zh']})"
+        )
+    if any(f.get("measured_on") for f in summary["families"].values()):
+        typer.echo(
+            "  * measured on part of the demand: "
+            + "; ".join(
+                f"{f['name_en']}: {f['measured_on']}" for f in summary["families"].values() if f.get("measured_on")
+            )
+        )
+    for key in summary.get("gaps_exceeded", []):
+        f = summary["families"][key]
+        typer.echo(
+            f"warning: {f['name_en']}: the proven gap {f['gap']:.2%} is above the {f['gap_requested']:.2%} asked "
+            "(the solver hit its time limit); raise solver.time_limit_s to close it",
+            err=True,
         )
 
 
@@ -164,11 +182,7 @@ def validate(scenario: Annotated[Path, typer.Argument(help="Scenario YAML file."
     from .pipeline import validate_scenario
 
     scn = validate_scenario(scenario)
-    on = [
-        k
-        for k in ("eldercare_stations", "care_centres", "psych_points", "cemeteries")
-        if getattr(scn.families, k).enabled
-    ]
+    on = list(scn.enabled_families())
     typer.echo(
         f"{scenario}: valid. Scenario {scn.name!r}, area {scn.area}"
         + (f", district {scn.district}" if scn.district else ", citywide")

@@ -332,6 +332,30 @@ def _check_invariants(layer: DemandLayer, pop_column: str, older_column: str | N
         raise FacilityPlannerError("internal error, demand layer invariants broken: " + "; ".join(errors))
 
 
+def beijing_zones(
+    *,
+    older_share: float | None = None,
+    older_share_by_district: dict[str, float] | None = None,
+    data_path: str | Path | None = None,
+) -> tuple[gpd.GeoDataFrame, float, dict[str, float]]:
+    """Every Beijing township polygon with ``pop`` and ``pop_60``, controlled to the 2020 district census.
+
+    The same numbers :func:`beijing_demand` spreads over cells, without the cells: what a district's share of a
+    citywide target is computed from. Returns the zones, the 60+ share used and the per-district shares by code.
+    """
+    from .areas import load_beijing, load_haidian_census, resolve_district
+    from .population import control_to_census, load_city_age_shares, load_district_census, older_population
+
+    areas = load_beijing(data_path)
+    census = load_district_census(data_path)
+    zones = control_to_census(
+        areas.townships, census, zone_census=load_haidian_census(data_path), weight_label="worldpop_estimate"
+    )
+    share = older_share if older_share is not None else load_city_age_shares(data_path)["60+"]
+    by_d = {resolve_district(areas.districts, k): v for k, v in (older_share_by_district or {}).items()}
+    return older_population(zones, share=share, by_district=by_d), share, by_d
+
+
 def beijing_demand(
     *,
     district: str | None = None,
@@ -356,17 +380,14 @@ def beijing_demand(
     >>> int(layer.cells["pop"].sum())
     3133469
     """
-    from .areas import load_beijing, load_haidian_census, resolve_district
-    from .population import control_to_census, load_city_age_shares, load_district_census, older_population
+    from .areas import load_beijing, resolve_district
+    from .population import load_district_census
 
     areas = load_beijing(data_path)
     census = load_district_census(data_path)
-    zones = control_to_census(
-        areas.townships, census, zone_census=load_haidian_census(data_path), weight_label="worldpop_estimate"
+    zones, share, by_d = beijing_zones(
+        older_share=older_share, older_share_by_district=older_share_by_district, data_path=data_path
     )
-    share = older_share if older_share is not None else load_city_age_shares(data_path)["60+"]
-    by_d = {resolve_district(areas.districts, k): v for k, v in (older_share_by_district or {}).items()}
-    zones = older_population(zones, share=share, by_district=by_d)
     districts = areas.districts.merge(census[["district_code", "pop_2020"]], on="district_code")
     report = areas.join_report
     if district is not None:

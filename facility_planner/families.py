@@ -1,403 +1,804 @@
-"""The facility families of Beijing's 14th Five-Year Civil Affairs Plan: which demand, which model, which target.
+"""Facility families as data: a scenario block says what is served, how people travel, where sites may go, which
+model kind places them and what target counts. This module turns a block into a :class:`FamilyProblem` (demand
+points, candidate sites, targets, all keyed by ids) and a kind's :class:`~facility_planner.kinds.Outcome` into a
+:class:`FamilyResult`. Nothing here knows a family by name: the plan's targets live in the scenario file.
 
-Each family function takes the prepared inputs (demand layer, travel, sites) and returns a :class:`FamilyResult`
-with the chosen sites, per-cell / per-unit coverage and a KPI against the plan's target
-(``shared/docs/PLAN_TARGETS.md``):
-
-* community eldercare stations 社区养老服务驿站: ≥ 1,200 stations and a 15-minute service circle: maximise the
-  older population within a 15-minute walk with a district quota of stations (existing kept), or the fewest
-  stations reaching a coverage share;
-* township eldercare care centres 街乡镇养老照料中心: ≥ 1 in every township-level unit, at the site with best access
-  (1-median of the township's older population);
-* psychological-service points 社会心理服务中心(站): ≥ 80% of communities/villages covered, the fewest new points (or
-  the most covered with ≤ 500 new); counted over communities with a known location, and over population;
-* public cemeteries 公益性公墓: one per rural township (镇, 乡, 地区), at a minimum distance from dense housing, with
-  best access for the township's people; target: ≥ 80% of rural townships served.
+Targets at the right level: a ``count`` is the target of the scenario's whole area (1,200 stations for Beijing). It
+is split among districts by the family's demand (largest remainder) or taken from ``by_district``; a district run
+plans that district's part, so the district run and the citywide run give a district the same target.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
-from ._errors import InfeasibleModelError
-from .areas import RURAL_KINDS
-from .matrices import LabelledMatrix
-from .models import max_cover, partial_cover
+from . import settings
+from ._errors import ScenarioError
+from .kinds import KINDS, KPI, Outcome
 from .population import largest_remainder
-from .progress import progress
+from .sites import candidates_from_demand, dense_housing, exclude
 
-FAMILY_NAMES = {
-    "eldercare_stations": ("社区养老服务驿站", "Community eldercare stations"),
-    "care_centres": ("街乡镇养老照料中心", "Township eldercare care centres"),
-    "psych_points": ("社会心理服务中心(站)", "Psychological-service points"),
-    "cemeteries": ("公益性公墓", "Public cemeteries"),
+if TYPE_CHECKING:
+    from .areas import BeijingAreas
+    from .demand import DemandLayer
+    from .network import StreetNetwork
+    from .scenario import FamilySpec, Scenario
+    from .travel import FamilyTravel
+
+#: what each ``serves:`` value counts, in words
+SERVES_LABEL = {
+    "pop": "people",
+    "pop_60": "people aged 60+",
+    "communities": "communities/villages",
+    "urban_communities": "urban communities",
+    "villages": "villages",
+    "townships": "township-level units",
 }
+_COMMUNITY_KINDS = {
+    "communities": ("community", "village"),
+    "urban_communities": ("community",),
+    "villages": ("village",),
+}
+#: a palette for families without their own ``color`` (colour-blind safe first, then distinct)
+PALETTE = [
+    "#d62728", "#1f77b4", "#9467bd", "#2ca02c", "#ff7f0e", "#17becf", "#8c564b", "#e377c2",
+    "#7f7f7f", "#bcbd22", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd",
+]  # fmt: skip
+
+
+@dataclass
+class PlanContext:
+    """What every family of one run shares: the area, its demand layer, the citywide figures targets split by."""
+
+    scenario: Scenario
+    areas: BeijingAreas
+    demand: DemandLayer
+    zones_city: gpd.GeoDataFrame  # every township of the scenario's area with pop / pop_60 (for target splits)
+    scenario_districts: list[str]  # district codes of the scenario's whole area
+    part_districts: list[str]  # district codes this run plans
+    network: StreetNetwork | None = None
+    chosen_cells: dict[str, set] = field(default_factory=dict)  # family key → cell ids of its chosen sites
+    read_points: Any = None  # the points reader (user files)
+
+    @property
+    def is_part(self) -> bool:
+        return set(self.part_districts) != set(self.scenario_districts)
+
+    def resolve_district(self, name: str) -> str:
+        from .areas import resolve_district
+
+        return resolve_district(self.areas.districts, name)
+
+    def district_name(self, code: str) -> str:
+        d = self.areas.districts.set_index("district_code")
+        return f"{d.loc[code, 'name_pinyin']} {d.loc[code, 'name_zh']}" if code in d.index else str(code)
+
+
+@dataclass
+class FamilyProblem:
+    """One family's inputs, keyed by ids: demand points and weights, candidate and existing sites, its targets."""
+
+    key: str
+    spec: FamilySpec
+    demand: gpd.GeoDataFrame  # demand_id, weight, district_code, township_code, geometry (points)
+    sites: gpd.GeoDataFrame  # site_id, existing, kind, district_code, township_code, cell_id, name, geometry
+    total_weight: float
+    weight_label: str
+    unit_column: str
+    unit_label: str
+    units_table: pd.DataFrame  # unit, name_zh, district_code, has_area, reason
+    district_parts: pd.Series  # district code → part of the count (whole scenario area)
+    beds_parts: pd.Series | None
+    target_basis: str
+    excluded: gpd.GeoDataFrame
+    existing_ids: list = field(default_factory=list)
+    forbidden_ids: list = field(default_factory=list)
+    measured_on: str | None = None
+    notes: list[str] = field(default_factory=list)
+    part_districts: list[str] = field(default_factory=list)
+    township_parts: pd.Series | None = None
+
+    @property
+    def label(self) -> str:
+        return self.spec.name_en
+
+    def weights_for(self, ids) -> np.ndarray:
+        return self.demand.set_index("demand_id")["weight"].reindex(np.asarray(ids)).fillna(0.0).to_numpy(float)
+
+    def demand_attr(self, col: str, ids) -> np.ndarray:
+        return self.demand.set_index("demand_id")[col].reindex(np.asarray(ids)).to_numpy()
+
+    def site_attr(self, col: str, ids) -> np.ndarray:
+        return self.sites.set_index("site_id")[col].reindex(np.asarray(ids)).to_numpy()
+
+    def demand_table(self) -> pd.DataFrame:
+        return pd.DataFrame(self.demand.drop(columns="geometry"))
+
+    def district_targets(self) -> pd.Series:
+        """This run's districts → their part of the count."""
+        return self.district_parts.reindex(self.part_districts).fillna(0).astype(int)
+
+    def target_sites(self) -> int:
+        return int(self.district_targets().sum())
+
+    def quotas(self, level: str) -> pd.Series:
+        """Sites per district, or per township (each district's part split by township demand)."""
+        if level == "district":
+            return self.district_targets()
+        assert self.township_parts is not None
+        return self.township_parts
+
+    def beds_targets(self) -> pd.Series:
+        assert self.beds_parts is not None
+        return self.beds_parts
+
+    def units(self) -> pd.DataFrame:
+        return self.units_table
+
+    def existing_by_unit(self) -> dict:
+        ex = self.sites[self.sites["existing"]]
+        return {u: list(g["site_id"]) for u, g in ex.groupby(self.unit_column)} if len(ex) else {}
+
+    def no_site_reason(self, unit) -> str:
+        dropped = self.excluded[self.excluded[self.unit_column] == unit] if len(self.excluded) else self.excluded
+        if len(dropped):
+            reasons = dropped["excluded_by"].value_counts()
+            return "every candidate site excluded: " + "; ".join(f"{n} {r}" for r, n in reasons.items())
+        return "no candidate site in the unit"
 
 
 @dataclass
 class FamilyResult:
-    """One family's plan: chosen sites, what they cover, and the KPI against the target."""
+    """One family's plan: the sites, what they cover or serve, the KPI against the target, per-district rows."""
 
-    family: str
-    sites: gpd.GeoDataFrame  # chosen sites (new and existing) with site_id, existing, district_code, township_code
-    kpi: dict
+    key: str
+    name_zh: str
+    name_en: str
+    model: str
+    sites: gpd.GeoDataFrame  # site_id, existing, status, name, district_code, township_code, served, geometry
+    kpi: KPI
     by_district: pd.DataFrame
-    cell_covered: pd.Series | None = None  # cell_id → covered
-    unit_table: pd.DataFrame | None = None  # per township (care centres, cemeteries) or per community
+    demand: gpd.GeoDataFrame  # the family's demand points with covered / assigned_site / minutes
+    demand_kind: str  # "cells", "communities", "townships"
+    color: str = "#d62728"
+    unit_table: pd.DataFrame | None = None
     solutions: list = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    #: solved exactly without a MILP (e.g. a 1-median by enumeration): the gap is 0
     exact: bool = False
+    assembled: str | None = None
+    coverage_kind: bool = False
+    travel: dict = field(default_factory=dict)
+    #: what each chosen site reaches within the time limit (coverage kinds; WGS-84 polygons for maps)
+    reach: gpd.GeoDataFrame | None = None
+
+    @property
+    def family(self) -> str:
+        return self.key
+
+    @property
+    def cell_covered(self) -> pd.Series | None:
+        """Cell id → covered, for families whose demand is cells and whose model is a coverage kind."""
+        if self.demand_kind != "cells" or "covered" not in self.demand.columns:
+            return None
+        return self.demand.set_index("demand_id")["covered"]
 
     @property
     def worst_gap(self) -> float | None:
-        gaps = [s.gap for s in self.solutions if s.gap is not None]
-        if self.exact and not gaps:
-            return 0.0
-        return max(gaps) if gaps else None
+        return self.kpi.gap
 
 
-def _solver_kw(solver) -> dict:
-    return {"solver": solver.name, "time_limit_s": solver.time_limit_s, "mip_rel_gap": solver.mip_rel_gap}
+# --------------------------------------------------------------------------------------------------- demand
 
 
-def district_quotas(
-    cells: pd.DataFrame, total: int, *, quota: str, table: dict[str, int], resolve, level: str = "district_code"
-) -> pd.Series:
-    """Stations per district (or per township with ``level="township_code"``): split by older population with the
-    largest-remainder rule, or taken from a table of districts."""
-    older = cells.groupby(level)["pop_60"].sum()
-    if quota == "table":
-        q = pd.Series({resolve(k): int(v) for k, v in table.items()}).reindex(older.index).fillna(0).astype(int)
-        return q
-    split = largest_remainder(np.full(len(older), total), older.to_numpy(float), np.zeros(len(older)))
-    return pd.Series(split, index=older.index)
+def _within(ctx: PlanContext, spec: FamilySpec, frame: pd.DataFrame) -> pd.Series:
+    """Rows of ``frame`` (with district_code, township_code) inside the family's ``within``."""
+    keep = pd.Series(True, index=frame.index)
+    if spec.within.districts:
+        codes = {ctx.resolve_district(d) for d in spec.within.districts}
+        keep &= frame["district_code"].isin(codes)
+    if spec.within.township_kinds:
+        kinds = _township_kinds(ctx)
+        keep &= frame["township_code"].map(kinds).isin(spec.within.township_kinds)
+    return keep
 
 
-def eldercare_stations(demand, travel, sites, existing, spec, solver, resolve) -> FamilyResult:
-    """Stations: maximise the older population within the time limit (per-district quotas), or the fewest."""
-    cells = demand.cells
-    cov = travel.cost
-    w = cells.set_index("cell_id")["pop_60"].reindex(cov.row_ids).to_numpy(float)
-    site_d = sites.set_index("site_id")["district_code"].reindex(cov.col_ids).to_numpy()
-    cell_d = cells.set_index("cell_id")["district_code"].reindex(cov.row_ids).to_numpy()
-    ex_ids = list(existing["site_id"]) if existing is not None and len(existing) else []
-    ex_d = sites.set_index("site_id").loc[ex_ids, "district_code"] if ex_ids else pd.Series(dtype=str)
-    districts = sorted(set(cell_d))
-    notes: list[str] = []
-    sols = []
-    chosen: list = []
-    level = "district_code"
-    if spec.mode == "max_cover" and spec.quota == "citywide":
-        groups = [("citywide", districts, spec.stations)]
-    elif spec.mode == "max_cover" and spec.quota == "township_older_population":
-        level = "township_code"
-        q = district_quotas(cells, spec.stations, quota="older_population", table={}, resolve=resolve, level=level)
-        groups = [(t, [t], int(n)) for t, n in q.items()]
-        notes.append(
-            "township quotas: the stations are split among township-level units by their people aged 60+ (largest "
-            "remainder) and each unit is planned on its own; coverage across unit borders counts in the results"
+def _township_kinds(ctx: PlanContext) -> pd.Series:
+    k = pd.concat(
+        [ctx.areas.units.set_index("township_code")["kind"], ctx.areas.townships.set_index("township_code")["kind"]]
+    )
+    return k[~k.index.duplicated()]
+
+
+def family_demand(ctx: PlanContext, spec: FamilySpec) -> tuple[gpd.GeoDataFrame, float, str | None]:
+    """The family's demand points (``demand_id``, ``weight``, codes, geometry), the total weight, and the sample note."""
+    crs = settings.working_crs
+    serves = spec.serves
+    measured_on = None
+    if serves in ("pop", "pop_60"):
+        c = ctx.demand.centroids()
+        c = c[_within(ctx, spec, c)]
+        pts = gpd.GeoDataFrame(
+            {
+                "demand_id": c["cell_id"].to_numpy(),
+                "weight": c[serves].to_numpy(float),
+                "district_code": c["district_code"].to_numpy(),
+                "township_code": c["township_code"].to_numpy(),
+            },
+            geometry=c.geometry.to_crs(crs).values,
+            crs=crs,
         )
-    elif spec.mode == "max_cover":
-        q = district_quotas(cells, spec.stations, quota=spec.quota, table=spec.quota_table, resolve=resolve)
-        groups = [(d, [d], int(q.get(d, 0))) for d in districts]
-        notes.append(
-            "district quotas: "
-            + (
-                "split by older population (largest remainder)"
-                if spec.quota == "older_population"
-                else "from the scenario table"
+        pts = pts[pts["weight"] > 0]
+        if spec.demand_level == "township":
+            xy = shapely.get_coordinates(pts.geometry.values)
+            g = pd.DataFrame({"t": pts["township_code"].to_numpy(), "w": pts["weight"].to_numpy()})
+            g["wx"], g["wy"] = g["w"] * xy[:, 0], g["w"] * xy[:, 1]
+            g["d"] = pts["district_code"].to_numpy()
+            a = g.groupby("t").agg(w=("w", "sum"), wx=("wx", "sum"), wy=("wy", "sum"), d=("d", "first"))
+            pts = gpd.GeoDataFrame(
+                {"demand_id": a.index.to_numpy(), "weight": a["w"].to_numpy(), "district_code": a["d"].to_numpy(),
+                 "township_code": a.index.to_numpy()},
+                geometry=gpd.points_from_xy(a["wx"] / a["w"], a["wy"] / a["w"]),
+                crs=crs,
+            )  # fmt: skip
+        total = float(pts["weight"].sum())
+    elif serves in _COMMUNITY_KINDS:
+        kinds = _COMMUNITY_KINDS[serves]
+        comm = ctx.demand.communities
+        comm = comm[comm["kind"].isin(kinds)] if comm is not None else None
+        allc = ctx.areas.communities
+        allc = allc[allc["kind"].isin(kinds) & allc["district_code"].isin(ctx.part_districts)]
+        allc = allc[_within(ctx, spec, allc)]
+        if comm is None or not len(comm):
+            pts = gpd.GeoDataFrame(
+                {"demand_id": [], "weight": [], "district_code": [], "township_code": []}, geometry=[], crs=crs
             )
-            + "; each district is planned on its own (coverage across a district border counts in the results only)"
+        else:
+            comm = comm[_within(ctx, spec, comm)]
+            w = np.ones(len(comm))
+            if spec.weight != "count":  # the people of the community's cell, shared among its communities
+                cells = ctx.demand.cells.set_index("cell_id")
+                n_in = comm.groupby("cell_id")["community_code"].transform("size").to_numpy(float)
+                w = cells[spec.weight].reindex(comm["cell_id"]).fillna(0).to_numpy(float) / n_in
+            pts = gpd.GeoDataFrame(
+                {
+                    "demand_id": comm["community_code"].to_numpy(),
+                    "weight": w,
+                    "district_code": comm["district_code"].to_numpy(),
+                    "township_code": comm["township_code"].to_numpy(),
+                    "name": comm["name_zh"].to_numpy(),
+                    "cell_id": comm["cell_id"].to_numpy(),
+                },
+                geometry=comm.geometry.to_crs(crs).values,
+                crs=crs,
+            )
+        total = float(pts["weight"].sum())
+        n_all = len(allc)
+        if n_all and len(pts) < n_all:
+            measured_on = (
+                f"the {len(pts):,} {SERVES_LABEL[serves]} with a known location, {len(pts) / n_all:.0%} of {n_all:,}"
+            )
+    elif serves == "townships":
+        t = ctx.demand.townships
+        t = t[_within(ctx, spec, t) & ~t["township_code"].astype(str).str.startswith("poi86:")]
+        pts = gpd.GeoDataFrame(
+            {
+                "demand_id": t["township_code"].to_numpy(),
+                "weight": 1.0,
+                "district_code": t["district_code"].to_numpy(),
+                "township_code": t["township_code"].to_numpy(),
+                "name": t["name_zh"].to_numpy(),
+            },
+            geometry=t.geometry.to_crs(crs).representative_point().values,
+            crs=crs,
         )
-    else:
-        groups = [(d, [d], None) for d in districts]
-    if level == "township_code":
-        cell_d = cells.set_index("cell_id")["township_code"].reindex(cov.row_ids).to_numpy()
-        site_d = sites.set_index("site_id")["township_code"].reindex(cov.col_ids).to_numpy()
-        ex_d = sites.set_index("site_id").loc[ex_ids, "township_code"] if ex_ids else pd.Series(dtype=str)
+        total = float(len(pts))
+    else:  # pragma: no cover - the schema allows no other value
+        raise ScenarioError("serves", [f"unknown demand {serves!r}"])
+    return pts.reset_index(drop=True), total, measured_on
 
-    def solve(label, ds, total):
-        rmask = np.isin(cell_d, ds)
-        cmask = np.isin(site_d, ds)
-        sub = LabelledMatrix(cov.matrix[rmask][:, cmask], cov.row_ids[rmask], cov.col_ids[cmask], cov.unit)
-        ex_here = [e for e in ex_ids if ex_d.get(e) in ds]
-        if spec.mode == "max_cover":
-            p_new = max(0, total - len(ex_here))
-            n_allowed = int(cmask.sum()) - len(ex_here)
-            return max_cover(sub, w[rmask], min(p_new, n_allowed), existing=ex_here, **_solver_kw(solver)), p_new
+
+# ------------------------------------------------------------------------------------------------- targets
+
+
+def _city_weights(ctx: PlanContext, spec: FamilySpec, level: str = "district_code") -> pd.Series:
+    """The family's demand per district (or township) over the scenario's WHOLE area: what a count is split by."""
+    z = ctx.zones_city
+    if spec.serves in ("pop", "pop_60"):
+        z = z[_within(ctx, spec, z)]
+        return z.groupby(level)[spec.serves].sum().astype(float)
+    if spec.serves in _COMMUNITY_KINDS and spec.weight != "count":
+        # communities weighted by people: the district's people stand in (no citywide community populations)
+        z = z[_within(ctx, spec, z)]
+        return z.groupby(level)[spec.weight].sum().astype(float)
+    if spec.serves in _COMMUNITY_KINDS:
+        c = ctx.areas.communities
+        c = c[c["kind"].isin(_COMMUNITY_KINDS[spec.serves]) & c["district_code"].isin(ctx.scenario_districts)]
+        c = c[_within(ctx, spec, c)]
+        return c.groupby(level).size().astype(float)
+    u = z[~z["township_code"].astype(str).str.startswith("poi86:")]
+    u = u[_within(ctx, spec, u)]
+    return u.groupby(level).size().astype(float)
+
+
+def split_count(total: int, weights: pd.Series, fixed: dict[str, int] | None = None) -> pd.Series:
+    """Split ``total`` among the index of ``weights`` by weight (largest remainder), ``fixed`` parts taken first.
+
+    Examples
+    --------
+    >>> split_count(10, pd.Series({"a": 1.0, "b": 1.0, "c": 1.0})).tolist()
+    [4, 3, 3]
+    >>> split_count(10, pd.Series({"a": 1.0, "b": 1.0, "c": 1.0}), {"a": 6}).tolist()
+    [6, 2, 2]
+    """
+    fixed = fixed or {}
+    out = pd.Series(0, index=weights.index, dtype=int)
+    for k, v in fixed.items():
+        out[k] = int(v)
+    rest_idx = [i for i in weights.index if i not in fixed]
+    left = int(total) - int(sum(fixed.values()))
+    if rest_idx and left > 0:
+        w = weights.reindex(rest_idx).fillna(0).to_numpy(float)
+        out[rest_idx] = largest_remainder(np.full(len(rest_idx), left), w, np.zeros(len(rest_idx)))
+    return out
+
+
+def _district_parts(ctx: PlanContext, key: str, spec: FamilySpec, amount: int | None, table: dict, what: str):
+    """District code → part of ``amount`` over the scenario's whole area, and how it was derived (in words)."""
+    weights = _city_weights(ctx, spec).reindex(ctx.scenario_districts).fillna(0.0)
+    by = SERVES_LABEL[spec.weight] if spec.serves in _COMMUNITY_KINDS and spec.weight != "count" else None
+    fixed: dict[str, int] = {}
+    for name, v in table.items():
         try:
-            return partial_cover(sub, w[rmask], spec.coverage_target, existing=ex_here, **_solver_kw(solver)), None
-        except InfeasibleModelError as exc:
-            notes.append(f"{label}: {exc}")
-            return None, None
-
-    by_label: dict = {}
-    unit = "township" if level == "township_code" else "district"
-    for label, ds, total in progress(groups, desc="eldercare stations", unit=unit):
-        by_label[label] = (ds, total, *solve(label, ds, total))
-    if spec.mode == "max_cover":
-        # a unit whose quota exceeds the sites that add coverage gives the rest to the other units, by older
-        # population (largest remainder); only the units that receive stations are solved again
-        for _ in range(5):
-            short = {
-                lb: v[3] - len(v[2].new_sites)
-                for lb, v in by_label.items()
-                if v[2] is not None and v[3] is not None and len(v[2].new_sites) < v[3]
-            }
-            leftover = sum(short.values())
-            if leftover <= 0:
-                break
-            takers = [lb for lb in by_label if lb not in short]
-            if not takers:
-                break
-            older = np.array([w[np.isin(cell_d, by_label[lb][0])].sum() for lb in takers])
-            extra = largest_remainder(np.full(len(takers), leftover), older, np.zeros(len(takers)))
-            for lb, sh in short.items():
-                ds, total, sol, p_new = by_label[lb]
-                by_label[lb] = (ds, total - sh, sol, p_new - sh)
-            for lb, k in zip(takers, extra, strict=True):
-                if k > 0:
-                    ds, total, _, _ = by_label[lb]
-                    by_label[lb] = (ds, total + int(k), *solve(lb, ds, total + int(k)))
-            notes.append(f"{leftover} station(s) moved from units with more quota than useful sites to other units")
-    for label, (_ds, _total, sol, _p) in by_label.items():
-        if sol is None:
-            continue
-        sols.append(sol)
-        chosen += sol.selected
-        notes += [f"{label}: {n}" for n in sol.notes if "per-unit" not in n and "add coverage" not in n]
-    chosen_set = set(chosen)
-    covered = _covered(cov, chosen_set)
-    cov_s = pd.Series(covered, index=cov.row_ids)
-    older_cov = float(w[covered].sum())
-    older_tot = float(cells["pop_60"].sum())
-    out_sites = _site_table(sites, chosen_set, ex_ids)
-    by_d = _district_rows(cells, cov_s, out_sites, "pop_60")
-    n_sites = len(out_sites)
-    if spec.mode == "max_cover":
-        target, achieved, unit = float(spec.stations), float(n_sites), "stations"
-        met = n_sites >= spec.stations
-    else:
-        target, achieved, unit = (
-            spec.coverage_target,
-            older_cov / older_tot if older_tot else 0.0,
-            "share of people aged 60+",
+            code = ctx.resolve_district(name)
+        except Exception:
+            raise ScenarioError(
+                f"families.{key}", [f"`families.{key}.{what}` names {name!r}, which is not a district"]
+            ) from None
+        if code in ctx.scenario_districts:
+            fixed[code] = int(v)
+    if amount is None:
+        amount = sum(fixed.values())
+    if sum(fixed.values()) > amount:
+        raise ScenarioError(
+            f"families.{key}",
+            [f"`families.{key}.{what}` adds up to {sum(fixed.values())}, more than the total {amount}; fix either."],
         )
-        met = achieved + 1e-12 >= spec.coverage_target
-    kpi = {
-        "target": target,
-        "achieved": achieved,
-        "met": bool(met),
-        "unit": unit,
-        "older_covered": older_cov,
-        "older_total": older_tot,
-        "older_covered_share": older_cov / older_tot if older_tot else 0.0,
-        "coverage_basis": f"people aged 60+ within {travel.time_limit_min:g} min ({travel.mode.replace('_', ' ')})",
-    }
-    return FamilyResult("eldercare_stations", out_sites, kpi, by_d, cov_s, None, sols, notes)
+    parts = split_count(amount, weights, fixed)
+    how = f"{amount:,} in the scenario's area"
+    by = by or SERVES_LABEL[spec.serves]
+    how += (
+        f", {len(fixed)} district(s) from `{what}`, the rest split by {by} (largest remainder)"
+        if fixed
+        else f", split among districts by {by} (largest remainder)"
+    )
+    return parts, how
 
 
-def _covered(cov: LabelledMatrix, chosen: set) -> np.ndarray:
-    """Rows reached by an open site. Uses the stored pattern, so a site at 0 minutes counts (``!= 0`` would not)."""
-    open_mask = np.isin(cov.col_ids, list(chosen))
-    coo = cov.matrix.tocoo()
-    hit = open_mask[coo.col]
-    out = np.zeros(cov.shape[0], dtype=bool)
-    out[coo.row[hit]] = True
-    return out
+def _units(ctx: PlanContext, spec: FamilySpec, demand: gpd.GeoDataFrame) -> tuple[str, str, pd.DataFrame]:
+    """The units a per-unit target counts: NBS 2023 township-level units, rural townships, or districts."""
+    if spec.unit == "district":
+        d = ctx.areas.districts
+        d = d[d["district_code"].isin(ctx.part_districts)]
+        if spec.within.districts:
+            d = d[d["district_code"].isin({ctx.resolve_district(x) for x in spec.within.districts})]
+        if spec.within.township_kinds:  # e.g. township nursing homes: only districts that have such townships
+            d = d[d["district_code"].isin(set(demand["district_code"]))]
+        t = pd.DataFrame(
+            {"unit": d["district_code"].to_numpy(), "name_zh": d["name_zh"].to_numpy(),
+             "district_code": d["district_code"].to_numpy(), "has_area": True, "reason": ""}
+        )  # fmt: skip
+        return "district_code", "districts", t
+    units = ctx.areas.units
+    units = units[units["district_code"].isin(ctx.part_districts)]
+    label = "township-level units"
+    if spec.unit == "rural_township":
+        units = units[units["kind"].isin(spec.unit_kinds)]
+        label = (
+            "rural townships ("
+            + "/".join(
+                {"town": "镇", "township": "乡", "area_office": "地区", "subdistrict": "街道"}[k]
+                for k in spec.unit_kinds
+            )
+            + ")"
+        )
+    units = units[_within(ctx, spec, units)]
+    has_poly = set(ctx.demand.townships["township_code"])
+    t = pd.DataFrame(
+        {
+            "unit": units["township_code"].to_numpy(),
+            "name_zh": units["name_zh"].to_numpy(),
+            "district_code": units["district_code"].to_numpy(),
+        }
+    )
+    t["has_area"] = t["unit"].isin(has_poly)
+    t["reason"] = np.where(
+        t["has_area"], "", "no boundary in the bundled data (a unit created 2019–2021; its people are in older units)"
+    )
+    return "township_code", label, t
 
 
-def _site_table(sites: gpd.GeoDataFrame, chosen: set, existing_ids: list) -> gpd.GeoDataFrame:
-    out = sites[sites["site_id"].isin(chosen)].copy()
-    out["existing"] = out["site_id"].isin(existing_ids)
-    out["status"] = np.where(out["existing"], "existing (kept)", "new")
-    return out
+# --------------------------------------------------------------------------------------------------- sites
 
 
-def _district_rows(cells, covered: pd.Series, out_sites, weight: str) -> pd.DataFrame:
-    c = cells.set_index("cell_id")
-    cov = covered.reindex(c.index).fillna(False).astype(bool)
-    g = pd.DataFrame({"district_code": c["district_code"], "w": c[weight], "cw": c[weight] * cov})
-    t = g.groupby("district_code").agg(total=("w", "sum"), covered=("cw", "sum"))
-    t["covered_share"] = t["covered"] / t["total"].where(t["total"] > 0)
-    s = out_sites.groupby("district_code")["existing"].agg(sites_new=lambda x: int((~x).sum()), sites_existing="sum")
-    t = t.join(s).fillna({"sites_new": 0, "sites_existing": 0})
+def _thin(sites: gpd.GeoDataFrame, spacing_m: float, unit_col: str) -> gpd.GeoDataFrame:
+    """One candidate per square of ``spacing_m`` (per unit): the one nearest the square's centre."""
+    xy = shapely.get_coordinates(sites.geometry.values)
+    gx, gy = np.floor(xy[:, 0] / spacing_m), np.floor(xy[:, 1] / spacing_m)
+    d = np.hypot(xy[:, 0] - (gx + 0.5) * spacing_m, xy[:, 1] - (gy + 0.5) * spacing_m)
+    f = pd.DataFrame({"u": sites[unit_col].to_numpy(), "gx": gx, "gy": gy, "d": d}, index=sites.index)
+    keep = f.sort_values("d").drop_duplicates(["u", "gx", "gy"]).index
+    return sites.loc[sorted(keep)]
+
+
+def _read_user_points(ctx: PlanContext, key: str, which: str, ps, prefix: str) -> gpd.GeoDataFrame | None:
+    if ps.file is None:
+        return None
+    from .sites import read_points
+
+    kw: dict[str, Any] = {"coord_system": ps.coord_system, "id_column": ps.id_column}
+    pts = read_points(ctx.scenario.resolve(ps.file), what=f"families.{key}.{which} ({ps.file})", prefix=prefix, **kw)
+    return pts
+
+
+def _join_area(ctx: PlanContext, pts: gpd.GeoDataFrame, key: str, which: str, notes: list[str]) -> gpd.GeoDataFrame:
+    """Township and district of each point; points outside this run's area are dropped and counted."""
+    towns = ctx.demand.townships
+    p = pts.to_crs(towns.crs)
+    j = gpd.sjoin(p, towns[["township_code", "district_code", "geometry"]], how="left", predicate="within")
+    j = j[~j.index.duplicated()].drop(columns=["index_right"])
+    outside = j["township_code"].isna()
+    if outside.all() and len(j):
+        raise ScenarioError(
+            f"families.{key}.{which}",
+            [
+                f"none of the {len(j)} point(s) lies in the area planned ({', '.join(map(ctx.district_name, ctx.part_districts))}); "
+                "check the coordinates, their order (lon, lat) and `coord_system`."
+            ],
+        )
+    if outside.any():
+        notes.append(
+            f"{which}: {int((~outside).sum())} of {len(j)} point(s) in the area planned kept, "
+            f"{int(outside.sum())} outside it left out"
+        )
+    return j[~outside].to_crs(settings.working_crs)
+
+
+def family_sites(ctx: PlanContext, key: str, spec: FamilySpec, demand: gpd.GeoDataFrame, unit_col: str):
+    """Candidate, existing and locked sites of a family, with what was excluded and why."""
+    notes: list[str] = []
+    cells = ctx.demand.cells
+    cand_src = spec.candidates.source
+    parts = []
+    if spec.model == "allocate":  # an allocation goes to the demand points themselves
+        d = demand.copy()
+        d["site_id"] = d["demand_id"]
+        d["kind"] = "demand point"
+        d["existing"] = False
+        return d, gpd.GeoDataFrame(d.iloc[:0]), [], notes
+    if cand_src in ("populated_cells", "cells"):
+        cand = candidates_from_demand(cells, populated_only=cand_src == "populated_cells").to_crs(settings.working_crs)
+        cand["kind"] = "candidate"
+    elif cand_src == "file":
+        pts = _read_user_points(ctx, key, "candidates.file", spec.candidates.file, f"{key}-candidate")
+        if pts is None:
+            raise ScenarioError(f"families.{key}", [f"`families.{key}.candidates.file.file` is empty; give a file."])
+        cand = _join_area(ctx, pts, key, "candidates", notes)
+        cand["kind"] = "user candidate"
+        cand["cell_id"] = None
+    else:
+        cand = gpd.GeoDataFrame({"site_id": [], "kind": []}, geometry=[], crs=settings.working_crs)
+    cand = cand[_within(ctx, spec, cand)] if len(cand) else cand
+    excluded = []
+    if len(cand) and spec.exclude.file:
+        from .areas import read_vector
+
+        zones = read_vector(ctx.scenario.resolve(spec.exclude.file), what=f"families.{key}.exclude.file")
+        cand, ex = exclude(cand, zones, min_distance_m=spec.exclude.distance_m, reason="an exclusion zone")
+        excluded.append(ex)
+    if len(cand) and spec.exclude.away_from_housing is not None:
+        h = spec.exclude.away_from_housing
+        dense = dense_housing(cells, min_density_per_km2=h.density_per_km2)
+        cand, ex = exclude(cand, dense, min_distance_m=h.distance_m, reason=f"housing ≥ {h.density_per_km2:,.0f}/km²")
+        excluded.append(ex)
+        if h.max_people is not None and len(cand):
+            from .travel import people_within
+
+            near = people_within(cand, cells, h.distance_m)
+            bad = cand["site_id"].map(near).to_numpy() > h.max_people
+            ex = cand[bad].copy()
+            ex["excluded_by"] = f"more than {h.max_people:,.0f} people within {h.distance_m:,.0f} m"
+            excluded.append(ex)
+            cand = cand[~bad]
+    if len(cand) and spec.exclude.max_cell_pop is not None and "cell_id" in cand.columns:
+        pop = cells.set_index("cell_id")["pop"]
+        bad = cand["cell_id"].map(pop).fillna(0) > spec.exclude.max_cell_pop
+        ex = cand[bad].copy()
+        ex["excluded_by"] = f"more than {spec.exclude.max_cell_pop:g} people live in the cell"
+        excluded.append(ex)
+        cand = cand[~bad]
+    for other in spec.exclude.not_with:
+        taken = ctx.chosen_cells.get(other, set())
+        if len(cand) and taken and "cell_id" in cand.columns:
+            bad = cand["cell_id"].isin(taken)
+            ex = cand[bad].copy()
+            ex["excluded_by"] = f"a cell chosen for {other}"
+            excluded.append(ex)
+            cand = cand[~bad]
+    if spec.candidates.spacing_m and len(cand):
+        before = len(cand)
+        cand = _thin(cand, spec.candidates.spacing_m, unit_col)
+        notes.append(
+            f"candidates thinned to one per {spec.candidates.spacing_m:,.0f} m square: {len(cand):,} of {before:,}"
+        )
+    parts.append(cand)
+    existing = _read_user_points(ctx, key, "existing", spec.existing, f"{key}")
+    ex_ids: list = []
+    if existing is not None:
+        e = _join_area(ctx, existing, key, "existing", notes)
+        e["kind"] = "existing"
+        e["site_id"] = "existing:" + e["site_id"].astype(str)
+        ex_ids = list(e["site_id"])
+        e["cell_id"] = None
+        parts.append(e)
+    locked = _read_user_points(ctx, key, "locked", spec.locked, f"{key}-locked")
+    if locked is not None:
+        lk = _join_area(ctx, locked, key, "locked", notes)
+        lk["kind"] = "locked"
+        lk["site_id"] = "locked:" + lk["site_id"].astype(str)
+        lk["cell_id"] = None
+        ex_ids += list(lk["site_id"])
+        parts.append(lk)
+    cols = ["site_id", "kind", "name", "district_code", "township_code", "cell_id", "geometry"]
+    parts = [p.reindex(columns=cols) for p in parts if len(p)]
+    if parts:
+        sites = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=settings.working_crs)
+    else:
+        sites = gpd.GeoDataFrame({c: [] for c in cols[:-1]}, geometry=[], crs=settings.working_crs)
+    sites["existing"] = sites["kind"].isin(["existing", "locked"])
+    if sites["site_id"].duplicated().any():
+        dup = sites.loc[sites["site_id"].duplicated(), "site_id"].head(5).tolist()
+        raise ScenarioError(f"families.{key}", [f"site ids repeat: {dup}; make the ids in your files unique."])
+    ex_all = [e for e in excluded if len(e)]
+    excl = gpd.GeoDataFrame(pd.concat(ex_all, ignore_index=True), crs=settings.working_crs) if ex_all else cand.iloc[:0]
+    if len(excl):
+        by = excl["excluded_by"].value_counts()
+        notes.append("candidates excluded: " + "; ".join(f"{n:,} ({r})" for r, n in by.items()))
+    return sites, excl, ex_ids, notes
+
+
+# ------------------------------------------------------------------------------------------------ problem
+
+
+def family_problem(ctx: PlanContext, key: str, spec: FamilySpec) -> FamilyProblem:
+    """Everything one family's model kind needs, from its scenario block."""
+    if spec.model not in KINDS:
+        raise ScenarioError(f"families.{key}", [f"`families.{key}.model`: unknown kind {spec.model!r}"])
+    demand, total, measured_on = family_demand(ctx, spec)
+    unit_col, unit_label, units = _units(ctx, spec, demand)
+    sites, excl, ex_ids, notes = family_sites(ctx, key, spec, demand, unit_col)
+    forbidden = [s for s in spec.forbidden if s in set(sites["site_id"])]
+    if len(forbidden) < len(spec.forbidden):
+        notes.append(f"{len(spec.forbidden) - len(forbidden)} forbidden site id(s) are not candidates here")
+    basis = ""
+    parts = pd.Series(dtype=int)
+    if spec.count is not None or spec.by_district:
+        parts, basis = _district_parts(ctx, key, spec, spec.count, spec.by_district, "by_district")
+        if ctx.is_part:
+            mine = int(parts.reindex(ctx.part_districts).fillna(0).sum())
+            basis = f"{mine:,} here: this area's part of {basis}"
+    beds = None
+    if spec.model == "capacitated":
+        if spec.beds is not None or spec.beds_by_district:
+            amount = spec.beds
+            if amount is None and spec.beds_per_unit is not None:
+                n_other = len(list(ctx.scenario_districts))
+                fixed_n = len(spec.beds_by_district)
+                amount = sum(spec.beds_by_district.values()) + spec.beds_per_unit * (n_other - fixed_n)
+            bparts, basis = _district_parts(ctx, key, spec, amount, spec.beds_by_district, "beds_by_district")
+            if spec.beds is None and spec.beds_per_unit is not None:  # a table plus a default for the rest
+                fixed = {ctx.resolve_district(k) for k in spec.beds_by_district}
+                bparts = pd.Series(
+                    {d: (bparts[d] if d in fixed else spec.beds_per_unit) for d in ctx.scenario_districts}
+                )
+                basis = f"{int(bparts.sum()):,} beds: {len(fixed)} district(s) from `beds_by_district`, " \
+                        f"{spec.beds_per_unit} in every other district"  # fmt: skip
+        else:
+            bparts = pd.Series(dict.fromkeys(ctx.scenario_districts, spec.beds_per_unit))
+            basis = f"{spec.beds_per_unit} beds in every district"
+        if spec.unit != "district":
+            raise ScenarioError(
+                f"families.{key}", [f"`families.{key}.unit`: capacitated beds are planned per district"]
+            )
+        beds = bparts.reindex(units["unit"]).fillna(0).astype(int)
+        if ctx.is_part:
+            basis = f"{int(beds.sum()):,} beds here: this area's part of {basis}"
+    township_parts = None
+    if spec.equity.rule == "quota" and spec.equity.level == "township" and len(parts):
+        tw = _city_weights(ctx, spec, "township_code")
+        z = ctx.zones_city.set_index("township_code")["district_code"]
+        tp = []
+        for d, n in parts.reindex(ctx.part_districts).fillna(0).astype(int).items():
+            w = tw[tw.index.map(z) == d]
+            if len(w):
+                tp.append(split_count(int(n), w))
+        township_parts = pd.concat(tp) if tp else pd.Series(dtype=int)
+    if spec.model in ("per_unit",) and not basis:
+        k = spec.per_unit or 1
+        basis = f"{k} in every one of the {len(units):,} {unit_label}"
+        if spec.share is not None:
+            basis = f"{spec.share:.0%} of the {len(units):,} {unit_label} with {k} site(s)"
+    return FamilyProblem(
+        key=key,
+        spec=spec,
+        demand=demand,
+        sites=sites,
+        total_weight=total,
+        weight_label=SERVES_LABEL[spec.serves],
+        unit_column=unit_col,
+        unit_label=unit_label,
+        units_table=units,
+        district_parts=parts,
+        beds_parts=beds,
+        target_basis=basis,
+        excluded=excl,
+        existing_ids=ex_ids,
+        forbidden_ids=forbidden,
+        measured_on=measured_on,
+        notes=notes,
+        part_districts=ctx.part_districts,
+        township_parts=township_parts,
+    )
+
+
+def family_travel(ctx: PlanContext, key: str, prob: FamilyProblem) -> FamilyTravel:
+    """The family's travel (its own keys over the scenario's), ready to hand matrices to the kind."""
+    from .travel import FamilyTravel
+
+    t = ctx.scenario.family_travel(key)
+    network = None
+    if t.mode == "network":
+        network = ctx.network
+        if network is None or getattr(network, "_source_file", None) != t.network_file:
+            from .network import read_network
+
+            area = ctx.demand.townships.to_crs("EPSG:4326").union_all().buffer(0.001)
+            network = read_network(ctx.scenario.resolve(t.network_file), area=area)
+            network._source_file = t.network_file
+            ctx.network = network
+    return FamilyTravel(
+        prob.demand,
+        prob.sites,
+        mode=t.mode,
+        time_limit_min=t.time_limit_min,
+        speed_kmh=t.speed_kmh,
+        detour_factor=t.detour_factor,
+        network=network,
+        max_snap_m=t.max_snap_m,
+    )
+
+
+def plan_family(ctx: PlanContext, key: str, spec: FamilySpec, index: int = 0) -> FamilyResult:
+    """Plan one family: its problem, its travel, its model kind, and the result with KPI and district rows."""
+    prob = family_problem(ctx, key, spec)
+    travel = family_travel(ctx, key, prob)
+    out: Outcome = KINDS[spec.model](prob, travel, ctx.scenario.solver)
+    return _result(ctx, prob, travel, out, index)
+
+
+def _result(ctx: PlanContext, prob: FamilyProblem, travel: FamilyTravel, out: Outcome, index: int) -> FamilyResult:
+    spec = prob.spec
+    chosen = list(dict.fromkeys(out.chosen))
+    sites = prob.sites[prob.sites["site_id"].isin(chosen)].copy()
+    sites["status"] = np.where(sites["existing"], "existing (kept)", "new")
+    if out.site_values is not None and len(out.site_values):
+        sv = out.site_values.copy()
+        sv.index = sv.index.astype(sites["site_id"].dtype) if len(sites) else sv.index
+        sites = sites.join(sv, on="site_id")
+    if "served" not in sites.columns:
+        sites["served"] = np.nan
+    if "name" in sites.columns and prob.demand.get("name") is not None and spec.model == "allocate":
+        pass
+    sites = sites.to_crs("EPSG:4326") if len(sites) else sites.set_crs(settings.working_crs, allow_override=True)
+    d = prob.demand.copy()
+    if out.covered is not None:
+        d["covered"] = d["demand_id"].map(out.covered).eq(True)
+    if out.assigned is not None and len(out.assigned):
+        d["assigned_site"] = d["demand_id"].map(out.assigned)
+    cov_t = travel._coverage
+    if cov_t is not None and cov_t.fallback is not None:
+        d["straight_line_fallback"] = ~d["demand_id"].map(cov_t.fallback).eq(False)
+    kind = "cells" if spec.serves in ("pop", "pop_60") and spec.demand_level == "cell" else (
+        "townships" if spec.serves == "townships" or spec.demand_level == "township" else "communities"
+    )  # fmt: skip
+    by_d = _district_rows(prob, d, sites, ctx)
+    kpi = out.kpi
+    kpi.notes = [*prob.notes, *out.notes]
+    if out.assembled and out.solutions:
+        kpi.notes.append(f"assembled from sub-problems: {out.assembled}")
+    if kpi.gap_exceeded:
+        kpi.notes.append(
+            f"the proven gap {kpi.gap:.2%} is above the {kpi.gap_requested:.2%} asked: the solver stopped at its "
+            "time limit; a longer `solver.time_limit_s` may close it"
+        )
+    h = spec.exclude.away_from_housing
+    if h is not None and len(sites):
+        from .travel import people_within
+
+        near = people_within(sites.to_crs(settings.working_crs), ctx.demand.cells, h.distance_m)
+        sites["people_within_m"] = sites["site_id"].map(near)
+        kpi.figures["people_within_distance_m"] = h.distance_m
+        kpi.figures["people_within_median"] = float(near.median())
+        kpi.figures["people_within_max"] = float(near.max())
+        kpi.notes.append(
+            f"people living within {h.distance_m:,.0f} m of a site (cell centres): median {near.median():,.0f}, "
+            f"most {near.max():,.0f}; people are spread evenly inside each township unless a population raster "
+            "is given, so these are estimates"
+        )
+    tr = travel.spec
+    reach = None
+    if out.coverage_kind and len(sites):
+        from .travel import isochrones
+
+        reach = isochrones(tr, prob.sites, list(sites["site_id"]), network=travel.network)
+    return FamilyResult(
+        key=prob.key,
+        name_zh=spec.name_zh,
+        name_en=spec.name_en,
+        model=spec.model,
+        sites=sites,
+        kpi=kpi,
+        by_district=by_d,
+        demand=d,
+        demand_kind=kind,
+        color=spec.color or PALETTE[index % len(PALETTE)],
+        unit_table=out.unit_table,
+        solutions=out.solutions,
+        notes=kpi.notes,
+        exact=out.exact,
+        assembled=out.assembled,
+        coverage_kind=out.coverage_kind,
+        travel={"mode": tr.mode, "time_limit_min": tr.time_limit_min, "speed_kmh": tr.speed_kmh,
+                "detour_factor": tr.detour_factor},
+        reach=reach,
+    )  # fmt: skip
+
+
+def _district_rows(prob: FamilyProblem, d: pd.DataFrame, sites: pd.DataFrame, ctx: PlanContext) -> pd.DataFrame:
+    """Per district of the run: target part, sites new/existing, demand, covered demand and share."""
+    codes = list(ctx.part_districts)
+    t = pd.DataFrame(index=pd.Index(codes, name="district_code"))
+    if len(prob.district_parts):
+        t["target"] = prob.district_parts.reindex(codes).fillna(0).astype(int)
+    t["demand"] = d.groupby("district_code")["weight"].sum().reindex(codes).fillna(0.0)
+    if "covered" in d.columns:
+        cw = d["weight"] * d["covered"]
+        t["covered"] = cw.groupby(d["district_code"]).sum().reindex(codes).fillna(0.0)
+        t["covered_share"] = t["covered"] / t["demand"].where(t["demand"] > 0)
+    ex = sites.groupby("district_code")["existing"]
+    t["sites_new"] = ex.apply(lambda x: int((~x.astype(bool)).sum())).reindex(codes).fillna(0).astype(int)
+    t["sites_existing"] = ex.apply(lambda x: int(x.astype(bool).sum())).reindex(codes).fillna(0).astype(int)
+    if "beds" in sites.columns:
+        t["beds"] = sites.groupby("district_code")["beds"].sum().reindex(codes).fillna(0).astype(int)
+    if "allocated" in sites.columns:
+        t["allocated"] = sites.groupby("district_code")["allocated"].sum().reindex(codes).fillna(0).astype(int)
+    if prob.unit_column == "township_code" and prob.spec.model in ("per_unit",):
+        u = prob.units_table
+        t["units"] = u.groupby("district_code").size().reindex(codes).fillna(0).astype(int)
     return t.reset_index()
 
 
-def _unit_district_rows(district_code: pd.Series, served: pd.Series, out_sites: gpd.GeoDataFrame) -> pd.DataFrame:
-    """Per district: units, units served, their share, and the new / existing sites (unit-counted families)."""
-    frame = pd.DataFrame({"district_code": np.asarray(district_code), "served": np.asarray(served, dtype=bool)})
-    t = frame.groupby("district_code").agg(units=("served", "size"), covered=("served", "sum"))
-    t["covered_share"] = t["covered"] / t["units"]
-    s = out_sites.groupby("district_code")["existing"].agg(sites_new=lambda x: int((~x).sum()), sites_existing="sum")
-    return t.join(s).fillna({"sites_new": 0, "sites_existing": 0}).reset_index()
-
-
-def _one_median_per_unit(cells, sites, unit_codes, weight, travel, desc) -> pd.DataFrame:
-    """For each unit, the candidate site of that unit minimising the weighted straight-line travel (1-median)."""
-    m_per_min = travel.speed_kmh * 1000 / 60
-    cxy = np.column_stack([cells.geometry.x, cells.geometry.y]) if len(cells) else np.zeros((0, 2))
-    rows = []
-    c_by = cells.groupby("township_code").indices
-    s_by = sites.groupby("township_code").indices
-    sxy = np.column_stack([sites.geometry.x, sites.geometry.y]) if len(sites) else np.zeros((0, 2))
-    for code in progress(unit_codes, desc=desc, unit="township"):
-        ci = c_by.get(code, np.array([], int))
-        si = s_by.get(code, np.array([], int))
-        if len(si) == 0:
-            rows.append({"township_code": code, "site_id": None, "mean_minutes": np.nan})
-            continue
-        wv = cells[weight].to_numpy(float)[ci]
-        if len(ci) == 0 or wv.sum() == 0:
-            j = si[0]
-            rows.append({"township_code": code, "site_id": sites["site_id"].iloc[j], "mean_minutes": np.nan})
-            continue
-        D = np.hypot(*(cxy[ci][:, None, :] - sxy[si][None, :, :]).transpose(2, 0, 1)) * travel.detour_factor / m_per_min
-        # one site per unit: the 1-median is found exactly by evaluating every candidate
-        total = wv @ D
-        j = int(np.argmin(total))
-        rows.append(
-            {"township_code": code, "site_id": sites["site_id"].iloc[si[j]], "mean_minutes": total[j] / wv.sum()}
-        )
-    return pd.DataFrame(rows, columns=["township_code", "site_id", "mean_minutes"])
-
-
-def care_centres(demand, travel, sites, areas_units, spec) -> FamilyResult:
-    """One care centre in every township-level unit with a polygon, at its older population's 1-median."""
-    cells = demand.centroids()
-    towns = demand.townships
-    codes = list(towns["township_code"])
-    table = _one_median_per_unit(cells, sites, codes, "pop_60", travel, "care centres")
-    chosen = set(table["site_id"].dropna())
-    out_sites = _site_table(sites, chosen, [])
-    units = areas_units[areas_units["district_code"].isin(towns["district_code"])]
-    served = units["township_code"].isin(table.dropna(subset=["site_id"])["township_code"])
-    missing = units[~served]
-    notes = []
-    if len(missing):
-        notes.append(
-            f"{len(missing)} township-level unit(s) cannot get a centre placed: no boundary in the bundled data "
-            f"(new subdistricts of 2019–2021): {', '.join(missing['name_zh'])}. Their people are inside older "
-            "polygons, which do get centres; give boundaries to plan them separately."
-        )
-    table = table.merge(
-        towns[["township_code", "name_zh", "kind", "district_code", "pop_60"]], on="township_code", how="left"
-    )
-    kpi = {
-        "target": float(len(units) * spec.per_township),
-        "achieved": float(int(served.sum())),
-        "met": bool(served.all()),
-        "unit": "township-level units (NBS 2023) with a care centre",
-        "units_total": len(units),
-        "units_without_boundary": list(missing["township_code"]),
-        "mean_minutes_to_centre": float(
-            np.nansum(table["mean_minutes"] * table["pop_60"]) / max(table["pop_60"].sum(), 1)
-        ),
-    }
-    by_d = _unit_district_rows(units["district_code"], served, out_sites)
-    notes.append(
-        "each centre at the site with the least mean straight-line travel for the unit's older people (1-median, exact)"
-    )
-    return FamilyResult("care_centres", out_sites, kpi, by_d, None, table, [], notes, exact=True)
-
-
-def psych_points(demand, travel_comm, travel_cells, sites, spec, solver) -> FamilyResult:
-    """Partial cover over communities with a known location; population coverage reported beside it."""
-    comm = demand.communities
-    cov = travel_comm.cost
-    notes = []
-    if spec.mode == "min_points":
-        try:
-            sol = partial_cover(cov, None, spec.share, **_solver_kw(solver))
-        except InfeasibleModelError as exc:
-            notes.append(str(exc))
-            sol = max_cover(cov, None, min(spec.max_new, cov.shape[1]), **_solver_kw(solver))
-            notes.append("fell back to covering as many communities as possible")
-    else:
-        sol = max_cover(cov, None, min(spec.max_new, cov.shape[1]), **_solver_kw(solver))
-    chosen = set(sol.selected)
-    c_cov = pd.Series(_covered(cov, chosen), index=cov.row_ids)
-    out_sites = _site_table(sites, chosen, [])
-    cells_cov = pd.Series(_covered(travel_cells.cost, chosen), index=travel_cells.cost.row_ids)
-    pop_share = float(
-        demand.cells.set_index("cell_id")["pop"].reindex(cells_cov.index)[cells_cov.to_numpy()].sum()
-        / max(demand.cells["pop"].sum(), 1)
-    )
-    n_known = len(comm)
-    share = float(c_cov.mean()) if n_known else 0.0
-    kpi = {
-        "target": spec.share,
-        "achieved": share,
-        "met": bool(share + 1e-12 >= spec.share),
-        "unit": "share of communities/villages with a known location within reach",
-        "communities_known": n_known,
-        "communities_total_2023": int(demand.params.get("communities_total", 0)),
-        "population_covered_share": pop_share,
-        "coverage_basis": f"{n_known} community/village points with a location (2016 geocodes); population share "
-        "from demand cells",
-        "new_points_limit": spec.max_new,
-        "limit_met": len(out_sites) <= spec.max_new,
-    }
-    if len(out_sites) > spec.max_new:
-        notes.append(f"{len(out_sites)} points are needed for {spec.share:.0%}, more than the {spec.max_new} planned")
-    cc = comm.set_index("community_code")
-    by_d = _unit_district_rows(cc["district_code"].reindex(c_cov.index), c_cov, out_sites)
-    unit_table = comm.assign(covered=c_cov.reindex(comm["community_code"]).to_numpy())
-    return FamilyResult("psych_points", out_sites, kpi, by_d, cells_cov, unit_table, [sol], notes + sol.notes)
-
-
-def cemeteries(demand, travel, sites_ok, sites_all, spec) -> FamilyResult:
-    """One cemetery per rural township at its population's 1-median among sites away from dense housing."""
-    towns = demand.townships
-    rural = towns[towns["kind"].isin(RURAL_KINDS) & ~towns["township_code"].str.startswith("poi86:")]
-    cells = demand.centroids()
-    table = _one_median_per_unit(cells, sites_ok, list(rural["township_code"]), "pop", travel, "cemeteries")
-    table = table.merge(rural[["township_code", "name_zh", "kind", "district_code", "pop"]], on="township_code")
-    n_cand = sites_all.groupby("township_code").size()
-    table["reason"] = np.where(
-        table["site_id"].notna(),
-        "",
-        np.where(
-            table["township_code"].map(n_cand).fillna(0) > 0,
-            f"every candidate site lies within {spec.min_distance_from_dense_m:g} m of dense housing "
-            f"(≥ {spec.dense_density_per_km2:g} people/km²)",
-            "no candidate site in the township",
-        ),
-    )
-    chosen = set(table["site_id"].dropna())
-    out_sites = _site_table(sites_ok, chosen, [])
-    served = table["site_id"].notna()
-    share = float(served.mean()) if len(table) else None
-    notes = (
-        [] if len(table) else ["no rural township (镇/乡/地区) in the area: the cemetery target does not apply here"]
-    )
-    left = table[~served]
-    if len(left):
-        notes.append(
-            f"{len(left)} rural township(s) without a feasible site: "
-            + "; ".join(f"{r.name_zh} ({r.township_code}): {r.reason}" for r in left.itertuples())
-        )
-    superseded = towns[towns["kind"].isin(RURAL_KINDS) & towns["township_code"].str.startswith("poi86:")]
-    if len(superseded):
-        notes.append(
-            f"{len(superseded)} rural polygon(s) without a 2023 code are not counted: {', '.join(superseded['name_zh'])}"
-        )
-    kpi = {
-        "target": spec.target_share,
-        "achieved": share,
-        "met": None if share is None else bool(share + 1e-12 >= spec.target_share),
-        "unit": "share of rural townships (镇/乡/地区) with a cemetery site",
-        "rural_townships": len(table),
-        "unserved": [r.township_code for r in left.itertuples()],
-    }
-    by_d = _unit_district_rows(table["district_code"], served, out_sites)
-    return FamilyResult("cemeteries", out_sites, kpi, by_d, None, table, [], notes, exact=True)
-
-
-__all__ = ["FAMILY_NAMES", "FamilyResult", "care_centres", "cemeteries", "eldercare_stations", "psych_points"]
+__all__ = [
+    "PALETTE",
+    "FamilyProblem",
+    "FamilyResult",
+    "PlanContext",
+    "family_problem",
+    "plan_family",
+    "split_count",
+]

@@ -28,14 +28,8 @@ from ._errors import FacilityPlannerError, ValidationError
 from ._output import atomic_write_text
 from ._stable import stable_ids
 from .coords import WGS84, to_gcj02
-from .families import FAMILY_NAMES
+from .families import PALETTE
 
-FAMILY_STYLE = {
-    "eldercare_stations": {"color": "#d62728", "radius": 5},
-    "care_centres": {"color": "#1f77b4", "radius": 7},
-    "psych_points": {"color": "#9467bd", "radius": 5},
-    "cemeteries": {"color": "#2ca02c", "radius": 7},
-}
 BASEMAPS = ("none", "osm", "gaode", "tianditu")
 OLDER_COLORS = ["#fff7ec", "#fdd49e", "#fc8d59", "#d7301f", "#7f0000"]
 
@@ -150,11 +144,24 @@ def _tiles(m, basemap: str) -> None:
         raise ValidationError("basemap", [f"basemap must be one of {', '.join(BASEMAPS)}; got {basemap!r}."])
 
 
-def _legend_html(families: list[str], older_breaks: list[float], title: str, notes: list[str]) -> str:
+def family_styles(summary: dict) -> dict[str, dict]:
+    """Family key → name_zh, name_en, color, radius, in the plan's order (read from the summary, never hard-coded)."""
+    out = {}
+    for i, (key, f) in enumerate((summary.get("families") or {}).items()):
+        coverage = f.get("model") in ("max_cover", "min_cover")
+        out[key] = {
+            "name_zh": f.get("name_zh") or key,
+            "name_en": f.get("name_en") or key,
+            "color": f.get("color") or PALETTE[i % len(PALETTE)],
+            "radius": 5 if coverage else 7,
+        }
+    return out
+
+
+def _legend_html(styles: dict[str, dict], older_breaks: list[float], title: str, notes: list[str]) -> str:
     rows = []
-    for key in families:
-        st = FAMILY_STYLE[key]
-        zh, en = FAMILY_NAMES[key]
+    for st in styles.values():
+        zh, en = st["name_zh"], st["name_en"]
         rows.append(
             f'<div><span style="display:inline-block;width:12px;height:12px;border-radius:50%;'
             f'background:{st["color"]};margin-right:6px"></span>{zh} {en}</div>'
@@ -165,7 +172,7 @@ def _legend_html(families: list[str], older_breaks: list[float], title: str, not
     )
     rows.append(
         '<div><span style="display:inline-block;width:12px;height:12px;background:rgba(214,39,40,0.15);'
-        'border:1px solid #d62728;margin-right:6px"></span>15分钟覆盖 coverage area</div>'
+        'border:1px solid #d62728;margin-right:6px"></span>覆盖范围 area within reach</div>'
     )
     rows.append(
         '<div><span style="display:inline-block;width:12px;height:12px;background:none;'
@@ -279,20 +286,23 @@ def plan_map(
         tooltip=folium.GeoJsonTooltip(fields=fields, aliases=[labels[k] for k in fields]) if fields else None,
     ).add_to(fg)
     fg.add_to(m)
-    # uncovered older people (stations' 15-minute circle)
-    if cells is not None and "covered_eldercare_stations" in cells.columns:
-        unc = cells[(~cells["covered_eldercare_stations"].astype(bool)) & (cells["pop_60"] > 0)]
+    styles = family_styles(summary)
+    # uncovered people of the first coverage family whose demand is cells
+    cov_keys = [k for k in styles if cells is not None and f"covered_{k}" in cells.columns]
+    if cov_keys:
+        k0 = cov_keys[0]
+        unc = cells[(~cells[f"covered_{k0}"].astype(bool)) & (cells["pop_60"] > 0)]
         if len(unc):
             diss = unc.to_crs("EPSG:32650").dissolve(by="district_code", as_index=False, aggfunc={"pop_60": "sum"})
             diss = diss.to_crs(WGS84)
             folium.GeoJson(
                 _geojson(diss, simp, ["district_code", "pop_60"]),
-                name="未覆盖老年人 uncovered older people",
+                name=f"未覆盖老年人 uncovered older people ({styles[k0]['name_zh']})",
                 style_function=lambda f: {"fill": False, "color": "#000", "weight": 1.5, "dashArray": "4 3"},
                 tooltip=folium.GeoJsonTooltip(fields=["pop_60"], aliases=["未覆盖60岁以上 uncovered aged 60+"]),
             ).add_to(m)
     # coverage areas
-    for key in FAMILY_NAMES:
+    for key, st in styles.items():
         cov = layers.get(f"coverage_{key}")
         cov = prep(cov) if cov is not None else None
         if district and cov is not None and len(cov):
@@ -300,10 +310,11 @@ def plan_map(
             # as the covered flags count them, not every circle in the city
             cov = cov[cov.intersects(districts.union_all())]
         if cov is not None and len(cov):
-            color = FAMILY_STYLE[key]["color"]
+            color = st["color"]
             folium.GeoJson(
                 _geojson(cov, 10.0, ["site_id", "minutes", "mode"]),
-                name=f"{FAMILY_NAMES[key][0]} 覆盖 coverage",
+                name=f"{st['name_zh']} 覆盖 coverage",
+                show=False,
                 style_function=lambda f, c=color: {"fillColor": c, "fillOpacity": 0.12, "color": c, "weight": 0.6},
             ).add_to(m)
     # boundaries
@@ -324,19 +335,29 @@ def plan_map(
     # sites
     present = []
     tname = towns.set_index("township_code")["name_zh"] if towns is not None and len(towns) else pd.Series(dtype=str)
-    for key in FAMILY_NAMES:
+    for key, st in styles.items():
         s = layers.get(f"sites_{key}")
         s = prep(s) if s is not None else None
         if s is None or not len(s):
             continue
         present.append(key)
-        st = FAMILY_STYLE[key]
-        zh, en = FAMILY_NAMES[key]
+        zh, en = st["name_zh"], st["name_en"]
         fgs = folium.FeatureGroup(name=f"{zh} {en} ({len(s)})")
         for r in s.itertuples():
             ex = bool(getattr(r, "existing", False))
+            served = getattr(r, "served", None)
+            extra = ""
+            if served is not None and served == served:
+                extra += f"<br>服务 serves {served:,.0f}"
+            for col, label in (("beds", "床位 beds"), ("allocated", "分配 allocated")):
+                v = getattr(r, col, None)
+                if v is not None and v == v:
+                    extra += f"<br>{label} {v:,.0f}"
+            nm = getattr(r, "name", None)
+            if isinstance(nm, str) and nm:
+                extra = f"<br>{html_mod.escape(nm)}" + extra
             tip = (
-                f"<b>{zh}</b><br>{en}<br>{'已有 existing (kept)' if ex else '新建 new'}<br>"
+                f"<b>{zh}</b><br>{en}<br>{'已有 existing (kept)' if ex else '新建 new'}{extra}<br>"
                 f"{html_mod.escape(str(tname.get(getattr(r, 'township_code', ''), '')))} {getattr(r, 'township_code', '')}"
                 f"<br>site {html_mod.escape(str(r.site_id))}"
             )
@@ -357,7 +378,7 @@ def plan_map(
     foot = ["Boundaries: poi86/Amap via cnmaps & mosstool; streets © OpenStreetMap contributors (ODbL)"]
     if shift:
         foot.append("All layers shifted to GCJ-02 to match Gaode tiles; analysis is in WGS-84.")
-    m.get_root().html.add_child(folium.Element(_legend_html(present, breaks, name, foot)))
+    m.get_root().html.add_child(folium.Element(_legend_html({k: styles[k] for k in present}, breaks, name, foot)))
     return m
 
 
@@ -434,10 +455,20 @@ def read_plan_layers(plan_dir: str | Path) -> tuple[dict, dict]:
     """
     from ._plan_files import read_plan_folder
 
-    return read_plan_folder(plan_dir, bool_columns=("existing", "covered_eldercare_stations", "straight_line_fallback"))
+    return read_plan_folder(
+        plan_dir,
+        is_bool=lambda col: col in ("existing", "straight_line_fallback") or col.startswith("covered"),
+    )
 
 
-def comparison_map(layers_a: dict, layers_b: dict, *, names: tuple[str, str] = ("A", "B"), district: str | None = None):
+def comparison_map(
+    layers_a: dict,
+    layers_b: dict,
+    *,
+    names: tuple[str, str] = ("A", "B"),
+    district: str | None = None,
+    summaries: tuple[dict, dict] | None = None,
+):
     """Two plans side by side in synchronised maps (folium DualMap with Leaflet.Sync inlined)."""
     import folium
     from folium import plugins
@@ -457,15 +488,14 @@ def comparison_map(layers_a: dict, layers_b: dict, *, names: tuple[str, str] = (
             name=f"区 districts ({name})",
             style_function=lambda f: {"fill": False, "color": "#222", "weight": 2},
         ).add_to(mm)
-        for key in FAMILY_NAMES:
+        for key, st in _layer_styles(layers, summaries).items():
             s = layers.get(f"sites_{key}")
             if s is None or not len(s):
                 continue
             s = s.to_crs(WGS84)
             if district:
                 s = s[s["district_code"].astype(str) == district]
-            st = FAMILY_STYLE[key]
-            fg = folium.FeatureGroup(name=f"{FAMILY_NAMES[key][0]} ({name}: {len(s)})")
+            fg = folium.FeatureGroup(name=f"{st['name_zh']} ({name}: {len(s)})")
             for r in s.itertuples():
                 folium.CircleMarker(
                     [r.geometry.y, r.geometry.x],
@@ -475,17 +505,31 @@ def comparison_map(layers_a: dict, layers_b: dict, *, names: tuple[str, str] = (
                     fill=True,
                     fill_color=st["color"],
                     fill_opacity=0.9,
-                    tooltip=f"{FAMILY_NAMES[key][0]} · {name} · {r.site_id}",
+                    tooltip=f"{st['name_zh']} · {name} · {r.site_id}",
                 ).add_to(fg)
             fg.add_to(mm)
         folium.LayerControl(collapsed=True).add_to(mm)
     return dm
 
 
+def _layer_styles(layers: dict, summaries: tuple[dict, dict] | None) -> dict[str, dict]:
+    """Family styles from the summaries, or from the plan's ``families`` layer, or from its ``sites_*`` layers."""
+    if summaries:
+        st = family_styles(summaries[0])
+        st.update({k: v for k, v in family_styles(summaries[1]).items() if k not in st})
+        return st
+    fam = layers.get("families")
+    if fam is not None and len(fam):
+        return family_styles({"families": {r["family"]: dict(r) for r in fam.to_dict("records")}})
+    keys = [k.removeprefix("sites_") for k in layers if k.startswith("sites_")]
+    return family_styles({"families": {k: {} for k in keys}})
+
+
 def compare_summaries(a: dict, b: dict) -> pd.DataFrame:
     """KPI differences between two plan summaries, one row per family."""
     rows = []
-    for key in FAMILY_NAMES:
+    keys = list(dict.fromkeys([*a.get("families", {}), *b.get("families", {})]))
+    for key in keys:
         fa, fb = a["families"].get(key), b["families"].get(key)
         if fa is None and fb is None:
             continue
@@ -493,7 +537,7 @@ def compare_summaries(a: dict, b: dict) -> pd.DataFrame:
         rows.append(
             {
                 "family": key,
-                "family_zh": FAMILY_NAMES[key][0],
+                "family_zh": (fa or fb).get("name_zh", key),
                 "unit": g(fa, "unit") or g(fb, "unit"),
                 "achieved_a": g(fa, "achieved"),
                 "achieved_b": g(fb, "achieved"),

@@ -6,47 +6,57 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
 from ._output import OutputDir, OutputReport
-from .families import FAMILY_NAMES, FamilyResult
+from .families import FamilyResult
 from .io import write_csv_excel, write_gpkg
+
+if TYPE_CHECKING:
+    from .demand import DemandLayer
+    from .scenario import Scenario
 
 
 @dataclass
 class Plan:
-    """A plan for the whole city or one district.
+    """A plan for the scenario's area or one district of it.
 
     Attributes
     ----------
-    families
-        Family key → :class:`~facility_planner.families.FamilyResult`.
+    scenario
+        The :class:`~facility_planner.scenario.Scenario` that was run.
     demand
         The :class:`~facility_planner.demand.DemandLayer` the plan was made on.
+    families
+        Family key → :class:`~facility_planner.families.FamilyResult`, in the scenario's order.
+    districts
+        District codes this plan covers.
     """
 
-    scenario: object
-    demand: object
+    scenario: Scenario
+    demand: DemandLayer
     families: dict[str, FamilyResult]
-    existing: dict[str, gpd.GeoDataFrame]
-    travel_mode: str
-    isochrones: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
-    fallback_cells: pd.Series | None = None
+    districts: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def district(self) -> str | None:
+        """The one district planned, when the plan covers one district."""
+        return self.districts[0] if len(self.districts) == 1 else None
 
     def district_names(self) -> pd.DataFrame:
         return self.demand.districts[["district_code", "name_zh", "name_pinyin"]]
 
     def summary(self) -> dict:
-        """Per family: target, achieved, met, unit, sites_new, sites_existing, gap and per-district rows."""
+        """Per family: names, model, the KPI (target, achieved, met, unit, gap...), sites and per-district rows."""
         names = self.district_names().set_index("district_code")
         fams = {}
         for key, fr in self.families.items():
-            zh, en = FAMILY_NAMES[key]
             rows = []
             for r in fr.by_district.to_dict("records"):
                 code = r["district_code"]
@@ -59,12 +69,15 @@ class Plan:
                     }
                 )
             fams[key] = {
-                "name_zh": zh,
-                "name_en": en,
-                **{k: _plain(v) for k, v in fr.kpi.items()},
-                "sites_new": int((~fr.sites["existing"]).sum()),
-                "sites_existing": int(fr.sites["existing"].sum()),
-                "gap": _plain(fr.worst_gap),
+                "name_zh": fr.name_zh,
+                "name_en": fr.name_en,
+                "model": fr.model,
+                "color": fr.color,
+                "travel": fr.travel,
+                **{k: _plain(v) for k, v in fr.kpi.as_dict().items()},
+                "sites_new": int((~fr.sites["existing"].astype(bool)).sum()),
+                "sites_existing": int(fr.sites["existing"].astype(bool).sum()),
+                "assembled": fr.assembled,
                 "districts": rows,
                 "notes": fr.notes,
             }
@@ -72,17 +85,20 @@ class Plan:
             "scenario": self.scenario.name,
             "description": self.scenario.description,
             "area": self.scenario.area,
-            "district": self.scenario.district,
-            "travel_mode": self.travel_mode,
+            "scenario_district": self.scenario.district,
+            "district": self.district,
+            "districts": list(self.districts),
+            "travel_mode": self.scenario.travel.mode,
             "population": int(self.demand.cells["pop"].sum()),
             "population_60_plus": int(self.demand.cells["pop_60"].sum()),
             "families": fams,
+            "gaps_exceeded": [k for k, f in fams.items() if f.get("gap_exceeded")],
             "notes": self.notes,
             "seconds": {k: round(v, 2) for k, v in self.seconds.items()},
         }
 
     def summary_table(self) -> pd.DataFrame:
-        """One row per family and district (plus a citywide row), Chinese and English names."""
+        """One row per family and district (plus a row for the whole plan), Chinese and English names."""
         rows = []
         s = self.summary()
         for key, f in s["families"].items():
@@ -90,16 +106,19 @@ class Plan:
                 {
                     "family": key,
                     "family_zh": f["name_zh"],
+                    "family_en": f["name_en"],
                     "district_code": "",
-                    "district_zh": "全市/合计",
+                    "district_zh": "合计",
                     "district_en": "total",
                     "target": f["target"],
                     "achieved": f["achieved"],
-                    "met": f["met"],
+                    "met": f["met_text"],
                     "unit": f["unit"],
+                    "covered_share": f.get("covered_share"),
                     "sites_new": f["sites_new"],
                     "sites_existing": f["sites_existing"],
                     "gap": f["gap"],
+                    "gap_exceeded": f["gap_exceeded"],
                 }
             )
             for d in f["districts"]:
@@ -107,59 +126,69 @@ class Plan:
                     {
                         "family": key,
                         "family_zh": f["name_zh"],
+                        "family_en": f["name_en"],
                         "district_code": d["district_code"],
                         "district_zh": d["name_zh"],
                         "district_en": d["name_en"],
-                        "target": None,
-                        "achieved": d.get("covered_share"),
+                        "target": d.get("target"),
+                        "achieved": d.get("sites_new", 0) + d.get("sites_existing", 0),
                         "met": None,
-                        "unit": "covered share in district",
+                        "unit": "sites in district",
+                        "covered_share": d.get("covered_share"),
                         "sites_new": d.get("sites_new"),
                         "sites_existing": d.get("sites_existing"),
                         "gap": None,
+                        "gap_exceeded": None,
                     }
                 )
         return pd.DataFrame(rows)
 
     def layers(self) -> dict[str, gpd.GeoDataFrame | pd.DataFrame]:
-        """The GeoPackage layers: sites per family, existing sites, demand cells with covered flags, townships."""
+        """The GeoPackage layers: sites and demand per family, demand cells with covered flags, townships."""
         out: dict = {}
         for key, fr in self.families.items():
-            zh, en = FAMILY_NAMES[key]
-            out[f"sites_{key}"] = fr.sites.assign(family=key, family_zh=zh, family_en=en)
-        ex = [g.assign(family=k) for k, g in self.existing.items() if g is not None and len(g)]
-        if ex:
-            out["existing_sites"] = gpd.GeoDataFrame(pd.concat(ex, ignore_index=True), crs=ex[0].crs)
+            out[f"sites_{key}"] = fr.sites.assign(family=key, family_zh=fr.name_zh, family_en=fr.name_en)
         cells = self.demand.cells.copy()
         for key, fr in self.families.items():
-            if fr.cell_covered is not None:
-                cells[f"covered_{key}"] = cells["cell_id"].map(fr.cell_covered).fillna(False).astype(bool)
-        if self.fallback_cells is not None:
-            cells["straight_line_fallback"] = cells["cell_id"].map(self.fallback_cells).fillna(True).astype(bool)
+            cc = fr.cell_covered
+            if cc is not None:
+                cells[f"covered_{key}"] = cells["cell_id"].map(cc).eq(True)
+        for fr in self.families.values():
+            if fr.demand_kind == "cells" and "straight_line_fallback" in fr.demand.columns:
+                fb = fr.demand.set_index("demand_id")["straight_line_fallback"]
+                cells["straight_line_fallback"] = ~cells["cell_id"].map(fb).eq(False)
+                break
         out["demand_cells"] = cells
         out["townships"] = self.township_kpis()
         out["districts"] = self.demand.districts
         if self.demand.join_report is not None:
             out["join_report"] = self.demand.join_report
-        if "psych_points" in self.families and self.families["psych_points"].unit_table is not None:
-            comm = self.families["psych_points"].unit_table
-            out["communities"] = comm
-        for key, iso in self.isochrones.items():
-            out[f"coverage_{key}"] = iso
+        for key, fr in self.families.items():
+            if fr.demand_kind != "cells" and len(fr.demand):
+                out[f"demand_{key}"] = gpd.GeoDataFrame(fr.demand, crs=fr.demand.crs)
+            if fr.unit_table is not None and len(fr.unit_table):
+                out[f"units_{key}"] = fr.unit_table
+            if fr.reach is not None and len(fr.reach):
+                out[f"coverage_{key}"] = fr.reach
+        out["families"] = pd.DataFrame(
+            [
+                {"family": k, "name_zh": f.name_zh, "name_en": f.name_en, "model": f.model, "color": f.color,
+                 "coverage_kind": f.coverage_kind, "demand_kind": f.demand_kind, **f.travel}
+                for k, f in self.families.items()
+            ]
+        )  # fmt: skip
         return out
 
     def township_kpis(self) -> gpd.GeoDataFrame:
         t = self.demand.townships.copy()
-        cells = self.demand.cells
         for key, fr in self.families.items():
-            if fr.cell_covered is not None:
-                cov = cells["cell_id"].map(fr.cell_covered).fillna(False).astype(bool)
-                w = "pop_60" if key == "eldercare_stations" else "pop"
-                share = (cells[w] * cov).groupby(cells["township_code"]).sum() / cells.groupby("township_code")[w].sum()
+            d = fr.demand
+            if "covered" in d.columns and len(d):
+                w = d["weight"] * d["covered"]
+                share = w.groupby(d["township_code"]).sum() / d.groupby("township_code")["weight"].sum()
                 t[f"{key}_covered_share"] = t["township_code"].map(share)
-            if key in ("care_centres", "cemeteries") and fr.unit_table is not None:
-                has = fr.unit_table.dropna(subset=["site_id"]).set_index("township_code")["site_id"]
-                t[f"{key}_site"] = t["township_code"].map(has)
+            n = fr.sites.groupby("township_code").size() if len(fr.sites) else pd.Series(dtype=int)
+            t[f"{key}_sites"] = t["township_code"].map(n).fillna(0).astype(int)
         return t
 
     def write(self, out_dir: str | Path, *, force: bool = False, maps: bool | None = None) -> OutputReport:

@@ -9,8 +9,6 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from .families import FAMILY_NAMES
-
 _CSS = """
 @page { size: A4 landscape; margin: 12mm; }
 body { font: 13px/1.45 'Noto Sans CJK SC', 'Microsoft YaHei', 'PingFang SC', sans-serif; color: #222; margin: 18px; }
@@ -31,6 +29,8 @@ def _fmt(v, unit: str = "") -> str:
         return "yes" if v else "no"
     if isinstance(v, float) and "share" in unit:
         return f"{v:.1%}"
+    if isinstance(v, float) and float(v).is_integer():
+        return f"{int(v):,}"
     if isinstance(v, float):
         return f"{v:,.2f}" if abs(v) < 10 else f"{v:,.0f}"
     return html.escape(f"{v:,}" if isinstance(v, int) else str(v))
@@ -46,32 +46,48 @@ def report_html(summary: dict, map_links: list[tuple[str, str]]) -> str:
             if f["met"] is None
             else ('<span class="met">达标 met</span>' if f["met"] else '<span class="miss">未达标 not met</span>')
         )
+        if f.get("measured_on") and f["met"] is not None:
+            met += f"<br><span class='small'>on {e(f['measured_on'])}</span>"
         gap = "n/a" if f["gap"] is None else f"{f['gap']:.2%}"
+        if f.get("gap_exceeded"):
+            gap = f"<span class='miss'>{gap} &gt; {f['gap_requested']:.2%} asked</span>"
+        cov = f.get("covered_share")
         rows.append(
             f"<tr><td class='l'>{e(f['name_zh'])}<br><span class='small'>{e(f['name_en'])}</span></td>"
             f"<td>{_fmt(f['target'], f['unit'])}</td><td>{_fmt(f['achieved'], f['unit'])}</td><td>{met}</td>"
-            f"<td>{f['sites_new']:,}</td><td>{f['sites_existing']:,}</td><td>{gap}</td><td class='l'>{e(f['unit'])}</td></tr>"
+            f"<td>{_fmt(cov, 'share')}</td>"
+            f"<td>{f['sites_new']:,}</td><td>{f['sites_existing']:,}</td><td>{gap}</td><td class='l'>{e(f['unit'])}"
+            f"<br><span class='small'>{e(f.get('target_basis') or '')}</span></td></tr>"
         )
     fam_tables = []
-    for key, f in summary["families"].items():
+    for f in summary["families"].values():
+        has_cov = any("covered_share" in d for d in f["districts"])
         trs = "".join(
             f"<tr><td class='l'>{e(str(d.get('name_zh') or ''))} {e(str(d.get('name_en') or ''))}</td>"
-            f"<td>{_fmt(d.get('covered'))}</td><td>{_fmt(d.get('total', d.get('units')))}</td>"
-            f"<td>{_fmt(d.get('covered_share'), 'share')}</td><td>{_fmt(d.get('sites_new'))}</td>"
-            f"<td>{_fmt(d.get('sites_existing'))}</td></tr>"
+            f"<td>{_fmt(d.get('target'))}</td><td>{_fmt(d.get('sites_new'))}</td><td>{_fmt(d.get('sites_existing'))}</td>"
+            + (
+                f"<td>{_fmt(d.get('covered'))}</td><td>{_fmt(d.get('demand'))}</td>"
+                f"<td>{_fmt(d.get('covered_share'), 'share')}</td>"
+                if has_cov
+                else f"<td>{_fmt(d.get('beds', d.get('allocated')))}</td>"
+            )
+            + "</tr>"
             for d in f["districts"]
         )
-        basis = (
-            "60岁以上人口 people aged 60+"
-            if key == "eldercare_stations"
-            else ("社区村 communities/villages" if key == "psych_points" else "街乡镇 township-level units")
+        head = (
+            "<th>覆盖 covered</th><th>需求 demand</th><th>覆盖率 share</th>"
+            if has_cov
+            else "<th>床位/分配 beds or allocated</th>"
         )
         notes = "".join(f"<li>{e(n)}</li>" for n in f.get("notes", []))
+        basis = f.get("coverage_basis") or (
+            f.get("travel") and (f"travel: {f['travel'].get('mode')}, {f['travel'].get('time_limit_min')} min")
+        )
         fam_tables.append(
             f"<h2>{e(f['name_zh'])} · {e(f['name_en'])}</h2>"
-            f"<table><tr><th class='l'>区 district</th><th>覆盖 covered</th><th>总数 total</th><th>覆盖率 share</th>"
-            f"<th>新建 new</th><th>已有 existing</th></tr>{trs}</table>"
-            f"<p class='small'>Counted over: {e(basis)}.</p><ul class='notes small'>{notes}</ul>"
+            f"<p class='small'>Model: {e(str(f.get('model')))} · {e(str(basis or ''))}</p>"
+            f"<table><tr><th class='l'>区 district</th><th>目标 target</th><th>新建 new</th><th>已有 existing</th>{head}</tr>"
+            f"{trs}</table><ul class='notes small'>{notes}</ul>"
         )
     links = "".join(f"<li><a href='{e(href)}'>{e(label)}</a></li>" for label, href in map_links)
     notes = "".join(f"<li>{e(n)}</li>" for n in summary.get("notes", []))
@@ -79,10 +95,10 @@ def report_html(summary: dict, map_links: list[tuple[str, str]]) -> str:
 <title>{e(summary["scenario"])} — 规划报告 plan report</title><style>{_CSS}</style></head><body>
 <h1>{e(summary["scenario"])} · 规划报告 Plan report</h1>
 <p>{e(summary.get("description") or "")}</p>
-<p class="small">Area: {e(summary["area"])}{" · district " + e(str(summary["district"])) if summary.get("district") else " · citywide"}
+<p class="small">Area: {e(summary["area"])}{" · district " + e(str(summary["district"])) if summary.get("district") else " · whole area"}
  · travel: {e(summary["travel_mode"])} · {summary["population"]:,} residents, {summary["population_60_plus"]:,} aged 60+ (2020 census)</p>
 <h2>目标与完成 Targets and achievements (北京市“十四五”民政事业发展规划)</h2>
-<table><tr><th class='l'>设施 facility</th><th>目标 target</th><th>完成 achieved</th><th>是否达标 met</th><th>新建 new</th>
+<table><tr><th class='l'>设施 facility</th><th>目标 target</th><th>完成 achieved</th><th>是否达标 met</th><th>覆盖率 covered</th><th>新建 new</th>
 <th>已有 existing</th><th>最优性差距 solver gap</th><th class='l'>单位 unit</th></tr>{"".join(rows)}</table>
 <p class="small">Solver gap: the largest relative distance between a plan and the best bound the solver proved (0% = proven optimal).</p>
 <h2>地图 Maps</h2><ul>{links}</ul>
@@ -166,4 +182,4 @@ def export_pdf(report: str | Path, pdf: str | Path | None = None, *, timeout_s: 
     return pdf
 
 
-__all__ = ["FAMILY_NAMES", "export_pdf", "report_html", "run_headless", "write_report"]
+__all__ = ["export_pdf", "report_html", "run_headless", "write_report"]

@@ -278,3 +278,126 @@ def isochrones(
         crs=crs,
     )
     return out.to_crs("EPSG:4326")
+
+
+class FamilyTravel:
+    """One family's travel between its demand points and its sites: the matrices its model kind asks for.
+
+    Kinds never see geometry: they ask for :meth:`coverage` (demand × site minutes within the time limit) or for
+    :meth:`blocks` (per unit, every demand point × every site of the same unit, no limit: a median needs them all).
+    ``mode`` is ``walk`` or ``drive`` (straight line × detour at the speed) or ``network`` (street lengths at the
+    speed, straight line where off the network, flagged).
+    """
+
+    def __init__(
+        self,
+        demand: gpd.GeoDataFrame,
+        sites: gpd.GeoDataFrame,
+        *,
+        mode: str,
+        time_limit_min: float,
+        speed_kmh: float,
+        detour_factor: float,
+        network: StreetNetwork | None = None,
+        max_snap_m: float = 300.0,
+        demand_id: str = "demand_id",
+        site_id: str = "site_id",
+    ) -> None:
+        if mode == "network" and network is None:
+            raise ValidationError("travel", ["mode 'network' needs a street network (travel.network_file)."])
+        self.demand = demand
+        self.sites = sites
+        self.mode = mode
+        self.spec_kw = {"time_limit_min": time_limit_min, "speed_kmh": speed_kmh, "detour_factor": detour_factor}
+        self.network = network
+        self.max_snap_m = max_snap_m
+        self.demand_id = demand_id
+        self.site_id = site_id
+        self._coverage: Travel | None = None
+
+    @property
+    def spec(self) -> Travel:
+        """Mode, time limit, speed and detour (as a :class:`Travel` without a matrix)."""
+        empty = LabelledMatrix(sp.csr_matrix((0, 0)), np.array([]), np.array([]), "minutes")
+        return Travel(empty, self.mode, **self.spec_kw)
+
+    def describe(self) -> str:
+        kw = self.spec_kw
+        how = {"walk": "walking", "drive": "driving", "network": "street network"}.get(self.mode, self.mode)
+        extra = f", detour × {kw['detour_factor']:g}" if self.mode != "network" else ""
+        return f"{how} at {kw['speed_kmh']:g} km/h{extra}"
+
+    def _travel(self, demand, sites, time_limit_min: float) -> Travel:
+        kw = {**self.spec_kw, "time_limit_min": time_limit_min}
+        if self.mode == "network":
+            assert self.network is not None
+            return network_travel(
+                demand,
+                sites,
+                self.network,
+                max_snap_m=self.max_snap_m,
+                demand_id=self.demand_id,
+                site_id=self.site_id,
+                **kw,
+            )
+        return straight_line(demand, sites, demand_id=self.demand_id, site_id=self.site_id, **kw)
+
+    def coverage(self) -> Travel:
+        """Demand × site travel minutes within the family's time limit (computed once)."""
+        if self._coverage is None:
+            self._coverage = self._travel(self.demand, self.sites, self.spec_kw["time_limit_min"])
+            self._coverage.mode = self.mode
+        return self._coverage
+
+    def blocks(self, unit_column: str):
+        """Per unit: minutes from every demand point of the unit to every site of the unit (no time limit).
+
+        Yields ``(unit, LabelledMatrix)``, one unit at a time, so memory stays that of the largest unit.
+        """
+        d_by = self.demand.groupby(unit_column).indices
+        s_by = self.sites.groupby(unit_column).indices
+        crs = self.network.crs if self.network is not None else settings.working_crs
+        m_per_min = self.spec_kw["speed_kmh"] * 1000 / 60
+        for unit, si in s_by.items():
+            di = d_by.get(unit, np.array([], dtype=int))
+            d = self.demand.iloc[di]
+            s = self.sites.iloc[si]
+            if self.mode == "network" and len(d):
+                # a limit that reaches across the unit: its diagonal, walked with the detour, plus the snap
+                x0, y0, x1, y1 = pd.concat([d.geometry, s.geometry]).to_crs(crs).total_bounds
+                reach = (math.hypot(x1 - x0, y1 - y0) * 3 + 2 * self.max_snap_m) / m_per_min
+                t = self._travel(d, s, max(reach, 1.0))
+                yield unit, t.cost
+                continue
+            dxy = _xy(d, crs, "`demand`") if len(d) else np.zeros((0, 2))
+            sxy = _xy(s, crs, "`sites`")
+            D = np.hypot(dxy[:, None, 0] - sxy[None, :, 0], dxy[:, None, 1] - sxy[None, :, 1])
+            D *= self.spec_kw["detour_factor"] / m_per_min
+            # a dense block stored as sparse: explicit zeros kept, every pair present
+            rows = np.repeat(np.arange(len(dxy)), len(sxy))
+            cols = np.tile(np.arange(len(sxy)), len(dxy))
+            M = sp.csr_matrix((D.ravel(), (rows, cols)), shape=D.shape)
+            yield unit, LabelledMatrix(M, d[self.demand_id].to_numpy(), s[self.site_id].to_numpy(), "minutes")
+
+
+def people_within(
+    sites: gpd.GeoDataFrame,
+    cells: gpd.GeoDataFrame,
+    distance_m: float,
+    *,
+    weight: str = "pop",
+    site_id: str = "site_id",
+    crs: str | None = None,
+) -> pd.Series:
+    """People of the cells whose centre lies within ``distance_m`` (straight line) of each site, by site id.
+
+    What a planner checks for a cemetery or a funeral home: how many people live next to it.
+    """
+    if not len(sites):
+        return pd.Series(dtype=float)
+    crs = crs or settings.working_crs
+    sxy = _xy(sites, crs, "`sites`")
+    cxy = _xy(cells.geometry.representative_point().to_frame("geometry").set_crs(cells.crs), crs, "`cells`")
+    w = cells[weight].to_numpy(float)
+    near = cKDTree(cxy).query_ball_point(sxy, r=distance_m)
+    return pd.Series([float(w[ix].sum()) for ix in near], index=sites[site_id].to_numpy())

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pyogrio
 import pytest
 
@@ -21,18 +22,33 @@ def small_plan():
 def test_targets_and_kpis(small_plan):
     s = small_plan.summary()
     st = s["families"]["eldercare_stations"]
-    assert st["sites_new"] == 30 and st["met"] and st["gap"] <= 0.005
-    assert 0 < st["older_covered_share"] <= 1
+    # Xicheng's part of 1,200 by people aged 60+: computed here independently of the planner
+    from facility_planner.demand import beijing_zones
+    from facility_planner.population import largest_remainder
+
+    zones, _, _ = beijing_zones()
+    older = zones.groupby("district_code")["pop_60"].sum()
+    part = dict(
+        zip(
+            older.index,
+            largest_remainder(np.full(len(older), 1200), older.to_numpy(), np.zeros(len(older))),
+            strict=True,
+        )
+    )
+    assert st["target"] == part["110102"] == st["sites_new"] and st["met"] and st["gap"] <= 0.005
+    assert 0 < st["covered_share"] <= 1 and "1,200" in st["target_basis"]
     cc = s["families"]["care_centres"]
     assert cc["achieved"] == 15 == cc["target"]  # Xicheng's 15 subdistricts all have a polygon
     ps = s["families"]["psych_points"]
-    assert ps["achieved"] >= 0.8 and ps["met"] and "known location" in ps["unit"]
-    assert 0 < ps["population_covered_share"] <= 1
+    assert ps["achieved"] >= 0.8 and ps["met"] and "known location" in ps["measured_on"]
+    assert ps["met_text"].startswith("yes (on the 148 communities")
     cm = s["families"]["cemeteries"]
     assert cm["achieved"] is None and cm["met"] is None  # Xicheng has no rural township
     assert s["population"] == 1_106_214
     # per-district rows carry Chinese and English names
     assert s["families"]["eldercare_stations"]["districts"][0]["name_zh"] == "西城区"
+    beds = s["families"]["relief_care_beds"]
+    assert beds["target"] == 200 == beds["achieved"]  # the plan names Xicheng: ≥ 200 beds
 
 
 def test_outputs_layers_and_refusal_to_overwrite(small_plan, tmp_path):
@@ -70,6 +86,13 @@ def test_failed_write_leaves_nothing_half_written(small_plan, tmp_path, monkeypa
     assert [p.name for p in tmp_path.iterdir()] == ["p"]  # no temporary folder left behind
 
 
+BASE = str(ROOT / "scenarios" / "beijing_2025.yaml")
+
+
+def _only(*keys, **families):
+    return {"plan_only": list(keys), "families": families}
+
+
 def test_existing_stations_are_kept(tmp_path):
     # SYNTHETIC existing stations: two points inside Xicheng, given as a user's CSV
     f = tmp_path / "stations.csv"
@@ -77,20 +100,23 @@ def test_existing_stations_are_kept(tmp_path):
     scn = scenario_from_dict(
         {
             "name": "t",
+            "extends": BASE,
             "district": "Xicheng",
             "demand": {"cell_size_m": 1000.0},
             "base_dir": str(tmp_path),
-            "families": {
-                "eldercare_stations": {"stations": 10, "quota": "citywide", "existing": {"file": "stations.csv"}},
-                "care_centres": {"enabled": False},
-                "psych_points": {"enabled": False},
-                "cemeteries": {"enabled": False},
-            },
+            **_only(
+                "eldercare_stations",
+                eldercare_stations={
+                    "by_district": {"Xicheng": 10},
+                    "count": None,
+                    "existing": {"file": "stations.csv"},
+                },
+            ),
         }
     )
     plan = run_scenario(scn)
     st = plan.summary()["families"]["eldercare_stations"]
-    assert st["sites_existing"] == 2 and st["sites_new"] == 8
+    assert st["target"] == 10 and st["sites_existing"] == 2 and st["sites_new"] == 8
     assert not any("no existing sites given for community eldercare" in n for n in plan.notes)
 
 
@@ -100,33 +126,41 @@ def test_existing_outside_area_is_refused(tmp_path):
     scn = scenario_from_dict(
         {
             "name": "t",
+            "extends": BASE,
             "district": "Xicheng",
             "demand": {"cell_size_m": 1000.0},
             "base_dir": str(tmp_path),
-            "families": {"eldercare_stations": {"existing": {"file": "s.csv"}}},
+            **_only("eldercare_stations", eldercare_stations={"existing": {"file": "s.csv"}}),
         }
     )
-    with pytest.raises(ScenarioError, match="outside the study area"):
+    with pytest.raises(ScenarioError, match="none of the 1 point"):
         run_scenario(scn)
 
 
-def test_network_scenario_flags_fallback(tmp_path):
-    scn = scenario_from_dict(
-        {
-            "name": "n",
-            "district": "Haidian",
-            "demand": {"cell_size_m": 1000.0},
-            "base_dir": str(ROOT / "scenarios"),
-            "travel": {"mode": "network", "network_file": "../data/beijing/zhongguancun_osm_roads_wgs84.geojson"},
-            "families": {
-                "eldercare_stations": {"stations": 20},
-                "care_centres": {"enabled": False},
-                "psych_points": {"enabled": False},
-                "cemeteries": {"enabled": False},
-            },
-        }
-    )
-    plan = run_scenario(scn)
-    cells = plan.layers()["demand_cells"]
-    assert cells["straight_line_fallback"].any() and not cells["straight_line_fallback"].all()
-    assert plan.travel_mode == "network"
+def test_network_scenario_flags_fallback_and_changes_the_plan():
+    def plan(mode):
+        return run_scenario(
+            scenario_from_dict(
+                {
+                    "name": "n",
+                    "extends": BASE,
+                    "district": "Haidian",
+                    "demand": {"cell_size_m": 1000.0},
+                    "base_dir": str(ROOT / "scenarios"),
+                    "travel": {"network_file": "../data/beijing/zhongguancun_osm_roads_wgs84.geojson"},
+                    **_only("psych_points", psych_points={"travel": {"mode": mode}}),
+                }
+            )
+        )
+
+    net, walk = plan("network"), plan("walk")
+    d = net.families["psych_points"].demand
+    assert d["straight_line_fallback"].any() and not d["straight_line_fallback"].all()
+    # where the network reaches, the plan differs from the straight-line plan
+    on_net = set(d.loc[~d["straight_line_fallback"], "township_code"])
+    sites_net = net.families["psych_points"].sites
+    sites_walk = walk.families["psych_points"].sites
+    a = set(sites_net.loc[sites_net["township_code"].isin(on_net), "site_id"])
+    b = set(sites_walk.loc[sites_walk["township_code"].isin(on_net), "site_id"])
+    assert a != b
+    assert net.summary()["families"]["psych_points"]["travel"]["mode"] == "network"

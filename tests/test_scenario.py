@@ -21,7 +21,9 @@ def test_bundled_scenarios_validate(name):
 
 def test_yaml_no_is_not_silently_false(tmp_path):
     f = tmp_path / "s.yaml"
-    f.write_text("name: x\nfamilies:\n  cemeteries:\n    enabled: no\n")
+    f.write_text(
+        "name: x\nextends: %s\nfamilies:\n  cemeteries:\n    enabled: no\n" % (ROOT / "scenarios" / "beijing_2025.yaml")
+    )
     with pytest.raises(ScenarioError) as e:
         load_scenario(f)
     msg = str(e.value)
@@ -34,7 +36,8 @@ def test_every_problem_reported_at_once_with_key_and_fix(tmp_path):
         "name: x\ndistrict: Atlantis\n"
         "demand:\n  cell_size_m: -5\n  shape: circle\n"
         "travel:\n  mode: network\n"
-        "families:\n  eldercare_stations:\n    stations: many\n  psych_points:\n    shares: 0.8\n"
+        "families:\n  eldercare_stations:\n    name_zh: 驿站\n    name_en: Stations\n    model: max_cover\n"
+        "    count: many\n  psych_points:\n    name_zh: 心理\n    name_en: Psych\n    model: min_cover\n    shares: 0.8\n"
     )
     with pytest.raises(ScenarioError) as e:
         load_scenario(f)
@@ -43,7 +46,7 @@ def test_every_problem_reported_at_once_with_key_and_fix(tmp_path):
         "demand.cell_size_m",
         "demand.shape",
         "travel",
-        "families.eldercare_stations.stations",
+        "families.eldercare_stations.count",
         "families.psych_points.shares",
     ):
         assert f"`{key}`" in msg, key
@@ -56,7 +59,10 @@ def test_every_problem_reported_at_once_with_key_and_fix(tmp_path):
 
 def test_missing_files_and_unknown_district(tmp_path):
     f = tmp_path / "s.yaml"
-    f.write_text("name: x\ndistrict: Gotham\nfamilies:\n  eldercare_stations:\n    existing:\n      file: none.csv\n")
+    f.write_text(
+        f"name: x\nextends: {ROOT / 'scenarios' / 'beijing_2025.yaml'}\ndistrict: Gotham\n"
+        "families:\n  eldercare_stations:\n    existing:\n      file: none.csv\n"
+    )
     r = runner.invoke(app, ["validate", str(f)])
     assert r.exit_code == 2
     assert "Gotham" in r.output and "none.csv" in r.output and "file not found" in r.output
@@ -72,8 +78,9 @@ def test_summary_written_by_run_matches_schema(tmp_path):
     r = runner.invoke(app, ["run", str(ROOT / "scenarios" / "sample_small.yaml"), "--out", str(out), "--no-maps"])
     assert r.exit_code == 0, r.output
     s = json.loads((out / "summary.json").read_text(encoding="utf-8"))
-    for fam in ("eldercare_stations", "care_centres", "psych_points", "cemeteries"):
-        f = s["families"][fam]
+    assert len(s["families"]) == 15
+    for fam in s["families"].values():
+        f = fam
         for k in ("target", "achieved", "met", "unit", "sites_new", "sites_existing", "gap", "districts"):
-            assert k in f, (fam, k)
+            assert k in f, (f["name_en"], k)
     assert (out / "summary.csv").read_bytes().startswith(b"\xef\xbb\xbf")  # UTF-8 BOM for Excel

@@ -32,22 +32,19 @@ The totals are the 2020 census figures exactly; `pop_source` on each township sa
     """layer.townships[["township_code", "name_zh", "kind", "pop", "pop_60", "pop_source"]].head()""",
     """md:## Plan stations for the district
 
-A scenario says what to plan. Here: Dongcheng, 39 stations (its share of the city's 1,200 by older population),
-a 15-minute walk, the other facility families switched off.""",
+A scenario says what to plan. The bundled `beijing_2025.yaml` holds every target of the 2025 plan as a family block;
+this one `extends` it, plans Dongcheng's part (a count is the city's target: Dongcheng gets its share of the 1,200
+stations by older population) and only the stations.""",
     """scenario = fp.scenario_from_dict({
     "name": "dongcheng_stations",
+    "extends": "../scenarios/beijing_2025.yaml",
     "district": "Dongcheng",
-    "families": {
-        "eldercare_stations": {"stations": 39},
-        "care_centres": {"enabled": False},
-        "psych_points": {"enabled": False},
-        "cemeteries": {"enabled": False},
-    },
+    "plan_only": ["eldercare_stations"],
 })
 plan = fp.run_scenario(scenario)
 stations = plan.summary()["families"]["eldercare_stations"]
-{k: stations[k] for k in ("target", "achieved", "met", "older_covered_share", "gap", "coverage_basis")}""",
-    """md:`gap` is the solver's proven optimality gap: 0 means no other placement of 39 stations covers more older people.
+{k: stations[k] for k in ("target", "achieved", "met", "covered_share", "gap", "target_basis", "coverage_basis")}""",
+    """md:`gap` is the solver's proven optimality gap: 0 means no other placement of as many stations covers more older people.
 Every assumption the plan rests on is listed in its notes:""",
     """for note in plan.notes:
     print("-", note)""",
@@ -114,62 +111,62 @@ falls back to straight lines and flags those cells (`by_street.fallback`).""",
 C = [
     """md:# 03 · One public cemetery per rural township (公益性公墓)
 
-The plan asks for a public cemetery in every rural township (towns 镇, townships 乡, area offices 地区 — not urban
-subdistricts 街道), away from dense housing, with the best access for the township's people; 80% of rural townships
-served is the target. This notebook plans it for Chaoyang and Fangshan and shows which townships are left without a
-feasible site, and why.""",
-    """import facility_planner as fp
+The plan asks for a public cemetery in every rural township (乡镇: towns 镇 and townships 乡; area offices 地区 only
+when a scenario asks), away from housing, with the best access by car for the township's people; 80% of rural
+townships served is the target. This notebook plans it for Fangshan and Chaoyang and shows which townships are left
+without a feasible site, and why.""",
+    """import pandas as pd
 
-def cemetery_plan(district, min_distance_m=1000, dense=5000):
+import facility_planner as fp
+
+def cemetery_plan(district, distance_m=1000, dense=1000, kinds=("town", "township")):
     scenario = fp.scenario_from_dict({
-        "name": f"cemeteries_{district}", "district": district,
-        "families": {
-            "eldercare_stations": {"enabled": False}, "care_centres": {"enabled": False},
-            "psych_points": {"enabled": False},
-            "cemeteries": {"min_distance_from_dense_m": float(min_distance_m), "dense_density_per_km2": float(dense)},
-        },
+        "name": f"cemeteries_{district}", "extends": "../scenarios/beijing_2025.yaml", "district": district,
+        "plan_only": ["cemeteries"],
+        "families": {"cemeteries": {
+            "unit_kinds": list(kinds),
+            "exclude": {"away_from_housing": {"distance_m": float(distance_m), "density_per_km2": float(dense)}},
+        }},
     })
     return fp.run_scenario(scenario).families["cemeteries"]
 
 fangshan = cemetery_plan("Fangshan")
-fangshan.kpi""",
-    """fangshan.unit_table[["township_code", "name_zh", "kind", "pop", "site_id", "mean_minutes"]].head(10)""",
-    """md:Chaoyang's rural area offices (地区) are largely built up: with a 1 km buffer from dense housing
-(≥ 5,000 people/km²) many have no feasible site, and each is named with the reason:""",
-    """chaoyang = cemetery_plan("Chaoyang")
-print(chaoyang.kpi["achieved"], "of rural townships served; target", chaoyang.kpi["target"])
-chaoyang.unit_table.loc[chaoyang.unit_table["site_id"].isna(), ["township_code", "name_zh", "reason"]]""",
-    """md:In these area offices the candidate sites lie *inside* dense housing, so a smaller buffer alone changes
-nothing; what counts as "dense" matters more. Both are planning choices, and the plan shows their effect:""",
-    """import pandas as pd
-
-rows = []
-for buffer_m, dense in [(1000, 5000), (500, 5000), (500, 10000), (300, 15000)]:
-    k = cemetery_plan("Chaoyang", min_distance_m=buffer_m, dense=dense).kpi
-    rows.append({"buffer from dense housing (m)": buffer_m, "dense = people/km² ≥": dense,
-                 "rural townships served": k["achieved"], "without a site": len(k["unserved"]), "target": k["target"]})
+fangshan.kpi.as_dict()""",
+    """fangshan.unit_table[["unit", "name_zh", "sites", "mean_minutes", "within_limit_share", "reason"]].head(10)""",
+    """md:Chaoyang has no towns or townships, only area offices (地区), most of them built up. Counted as rural townships
+on request, many have no site 1 km from housing, and each is named with the reason:""",
+    """chaoyang = cemetery_plan("Chaoyang", kinds=("town", "township", "area_office"))
+print(chaoyang.kpi.achieved, "of rural townships served; target", chaoyang.kpi.target)
+chaoyang.unit_table.loc[chaoyang.unit_table["sites"] < 1, ["unit", "name_zh", "reason"]]""",
+    """md:What counts as housing, and how far away a cemetery must be, are planning choices; the plan shows their effect:""",
+    """rows = []
+for distance_m, dense in [(1000, 1000), (500, 1000), (500, 5000), (300, 15000)]:
+    k = cemetery_plan("Chaoyang", distance_m, dense, kinds=("town", "township", "area_office")).kpi
+    rows.append({"no housing within (m)": distance_m, "housing = people/km² ≥": dense,
+                 "share served": k.achieved, "without a site": len(k.figures["units_unserved"]), "target": k.target})
 pd.DataFrame(rows)""",
 ]
 
 S = [
     """md:# 04 · Two scenarios side by side
 
-Planners compare options: here, Xicheng with 61 stations (its share of 1,200 by older population) against 80, with
-everything else equal. The maps are synchronised (pan one, the other follows) and the table lists the differences.""",
+Planners compare options: here, Xicheng with its part of the 1,200 stations against 80, with everything else equal.
+The maps are synchronised (pan one, the other follows) and the table lists the differences.""",
     """import facility_planner as fp
 
-def xicheng(stations):
+def xicheng(stations=None):
+    families = {} if stations is None else {"eldercare_stations": {"count": None, "by_district": {"Xicheng": stations}}}
     return fp.run_scenario(fp.scenario_from_dict({
-        "name": f"xicheng_{stations}", "district": "Xicheng",
-        "families": {"eldercare_stations": {"stations": stations}, "cemeteries": {"enabled": False}},
+        "name": f"xicheng_{stations or 'plan'}", "extends": "../scenarios/beijing_2025.yaml", "district": "Xicheng",
+        "plan_only": ["eldercare_stations", "psych_points"], "families": families,
     }))
 
-a, b = xicheng(61), xicheng(80)
+a, b = xicheng(), xicheng(80)
 fp.compare_summaries(a.summary(), b.summary())""",
-    """md:The older population within a 15-minute walk, district by district:""",
+    """md:The older population within a 15-minute walk:""",
     """sa, sb = a.summary()["families"]["eldercare_stations"], b.summary()["families"]["eldercare_stations"]
-sa["older_covered_share"], sb["older_covered_share"]""",
-    """fp.show(fp.comparison_map(a.layers(), b.layers(), names=("61 stations", "80 stations")), height=500)""",
+sa["covered_share"], sb["covered_share"]""",
+    """fp.show(fp.comparison_map(a.layers(), b.layers(), names=(f"{sa['sites_new']} stations", "80 stations")), height=500)""",
 ]
 
 if __name__ == "__main__":
