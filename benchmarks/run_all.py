@@ -8,7 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-MODULES = ["bench_demand", "bench_travel", "bench_models", "bench_maps"]
+MODULES = ["bench_demand", "bench_travel", "bench_models", "bench_maps", "bench_io", "bench_questions"]
 
 if __name__ == "__main__":
     rows = []

@@ -25,7 +25,8 @@ import shapely
 from . import settings
 from ._errors import ValidationError
 from ._validate import Problems, check_geometries
-from .coords import WGS84, CoordSystem, coord_system_from_name, from_gcj02
+from .coords import WGS84, from_gcj02
+from .io import read_vector as read_vector  # moved to io.py; importable here too
 
 #: Township-level kinds, with their Chinese suffixes. ``rural`` kinds are the ones the cemetery target counts.
 KINDS = {
@@ -75,61 +76,6 @@ def _kind_from_label(kind: str | float | None, name: str) -> str:
     if name.endswith("镇"):
         return "town"
     return "special_zone"
-
-
-def read_vector(
-    path: str | Path, *, coord_system: CoordSystem | None = None, what: str | None = None
-) -> gpd.GeoDataFrame:
-    """Read a vector file (GeoJSON, GeoPackage, …) into WGS-84, converting GCJ-02 only when tagged.
-
-    Parameters
-    ----------
-    path
-        The file. A name ending in ``_gcj02`` (e.g. ``stations_gcj02.geojson``) declares GCJ-02.
-    coord_system
-        ``"wgs84"`` or ``"gcj02"``: what the lon/lat in the file really are. Needed when the name and the
-        contents disagree; GCJ-02 data always say EPSG:4326 in their header, so only you can tell.
-
-    Raises
-    ------
-    ValidationError
-        No such file, no CRS, or a name that says GCJ-02 without ``coord_system`` confirming it.
-    """
-    what = what or f"`{path}`"
-    problems = Problems(what)
-    p = Path(path)
-    if not p.exists():
-        problems.add(f"file not found: {p}; check the path.")
-        problems.raise_if_any()
-    named = coord_system_from_name(str(p))
-    src = str(p)
-    if src.endswith(".gz"):
-        src = "/vsigzip/" + src
-    try:
-        gdf = gpd.read_file(src)
-    except Exception as exc:
-        problems.add(f"could not read the file ({exc}); is it a vector file (GeoJSON, GeoPackage, Shapefile)?")
-        problems.raise_if_any()
-    if gdf.crs is None:
-        problems.add(
-            "the file has no coordinate reference system; set one with `gdf.set_crs('EPSG:4326')` (lon/lat) "
-            "or the projected CRS it really uses, and save it again."
-        )
-    if named == "gcj02" and coord_system is None:
-        problems.add(
-            "the file name says GCJ-02 (Gaode/Amap coordinates) but `coord_system` was not given; pass "
-            "coord_system='gcj02' to convert it to WGS-84, or rename the file if it is really WGS-84."
-        )
-    problems.raise_if_any()
-    system = coord_system or named or "wgs84"
-    if system == "gcj02":
-        if not gdf.crs.equals(pyproj.CRS(WGS84)) and not gdf.crs.equals(pyproj.CRS("OGC:CRS84")):
-            problems.add(f"GCJ-02 data must be lon/lat; the file's CRS is {gdf.crs.to_string()}.")
-            problems.raise_if_any()
-        gdf = from_gcj02(gdf.set_crs(WGS84, allow_override=True))
-    else:
-        gdf = gdf.to_crs(WGS84)
-    return gdf
 
 
 def check_not_shifted(gdf: gpd.GeoDataFrame, reference: gpd.GeoDataFrame, what: str) -> list[str]:

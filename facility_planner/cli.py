@@ -285,5 +285,114 @@ def main() -> None:
     app()
 
 
+def _numbers(text: str | None, what: str, kind=int) -> list | None:
+    """``"400,800"`` → ``[400, 800]``; ``"none"`` → ``[]``; None → None."""
+    if text is None:
+        return None
+    if text.strip().lower() in ("", "none"):
+        return []
+    try:
+        return [kind(v) for v in text.split(",")]
+    except ValueError:
+        raise FacilityPlannerError(f"{what} takes numbers separated by commas (e.g. 400,800); got {text!r}.") from None
+
+
+@app.command()
+@_friendly
+def curve(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+    family: Annotated[str, typer.Option("--family", help="The facility family, e.g. eldercare_stations.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for curve.csv, curve.svg and curve.png.")],
+    max_new: Annotated[
+        int | None, typer.Option("--max", help="Largest number of new sites (default: the family's target).")
+    ] = None,
+    to_share: Annotated[
+        float | None, typer.Option("--to-share", help="Fewest sites covering this share, e.g. 0.9.")
+    ] = None,
+    district: Annotated[str | None, typer.Option(help="One district only (code, 海淀 or Haidian).")] = None,
+    points: Annotated[int, typer.Option(help="Points on the curve (evenly spaced).")] = 10,
+    exact: Annotated[
+        str | None, typer.Option(help="Numbers of new sites solved exactly, e.g. 400,800 ('none': no MILP).")
+    ] = None,
+    time_limits: Annotated[
+        str | None, typer.Option("--time-limits", help="Also solve the last exact point at these limits (s): 10,30.")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", metavar="", help="Replace curve files already in OUT.")] = False,
+) -> None:
+    """Covered demand against the number of new sites: exact points and a proven envelope between them."""
+    from .curves import check_curve_out, curve_for_scenario, write_curve
+
+    if max_new is not None and to_share is not None:
+        raise FacilityPlannerError("give --max or --to-share, not both.")
+    check_curve_out(out, force=force)
+    res = curve_for_scenario(
+        scenario,
+        family,
+        max_new=max_new,
+        to_share=to_share,
+        district=district,
+        points=points,
+        exact_at=_numbers(exact, "--exact"),
+        time_limits=_numbers(time_limits, "--time-limits", float) or (),
+    )
+    written = write_curve(res, out, force=force)
+    typer.echo(res.label)
+    df = res.to_frame()
+    df["covered_share"] = df["covered_share"].map("{:.2%}".format)
+    df["upper_share"] = df["upper_share"].map("{:.2%}".format)
+    df["envelope_gap"] = df["envelope_gap"].map("{:.2%}".format)
+    _print_table(df[["new_sites", "method", "covered", "covered_share", "upper_share", "envelope_gap", "status"]])
+    if res.share:
+        s = res.share
+        typer.echo(
+            f"{s['share']:.0%} of {res.weight_label}: {s['exact_sites']} new sites (exact, {s['status']}, gap "
+            f"{(s['gap'] or 0):.2%}); greedy needs {s['greedy_sites']}; no plan with fewer than "
+            f"{s['lower_bound_sites']} does it (proven)"
+        )
+    if len(res.by_time):
+        _print_table(res.by_time, floatfmt="{:,.4g}")
+    for note in res.notes:
+        typer.echo(f"note: {note}")
+    typer.echo(f"wrote {', '.join(str(p) for p in written)} in {res.seconds['total']:.1f} s")
+
+
+@app.command()
+@_friendly
+def sweep(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+    set_: Annotated[
+        list[str], typer.Option("--set", help="KEY=V1,V2,… a dotted scenario key and its values; repeat for a grid.")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Folder for sweep.csv/.svg/.png/.html and runs/.")],
+    district: Annotated[str | None, typer.Option(help="Every run plans this district only.")] = None,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Address of a running Dask scheduler (default: a local cluster).")
+    ] = None,
+    workers: Annotated[int, typer.Option(help="Worker processes of the local cluster.")] = 2,
+    force: Annotated[
+        bool, typer.Option("--force", metavar="", help="Replace what a previous sweep wrote in OUT; other files stay.")
+    ] = False,
+) -> None:
+    """What-if sweep: every combination of the --set values as a Dask task; one table, chart and page."""
+    from .sweep import run_sweep
+
+    def show(run, res) -> None:
+        what = ", ".join(f"{k}={v}" for k, v in run.params.items())
+        status = "failed: " + res["error"].splitlines()[0] if "error" in res else "done"
+        typer.echo(f"{run.run_id} ({what}) {status} in {res.get('seconds', 0):.1f} s", err=True)
+
+    res = run_sweep(
+        scenario, set_, out, district=district, scheduler=scheduler, workers=workers, force=force, on_result=show
+    )
+    keys = list(res.runs[0].params) if res.runs else []
+    cols = ["run_id", *keys, "status"] + [
+        c for c in res.table.columns if c.endswith((".achieved", ".met", ".older_covered_share", ".gap"))
+    ]
+    _print_table(res.table[[c for c in cols if c in res.table]], floatfmt="{:,.4g}")
+    for note in res.notes:
+        typer.echo(f"note: {note}")
+    typer.echo(f"wrote {out}/ (sweep.csv, sweep.svg, sweep.png, sweep.html, runs/) in {res.seconds:.1f} s")
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

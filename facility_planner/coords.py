@@ -1,13 +1,14 @@
-"""Coordinate systems: the working metric CRS, WGS-84 files, and GCJ-02 by explicit tag only.
+"""Coordinate systems: the working metric CRS, WGS-84 files, and GCJ-02 / BD-09 by explicit tag only.
 
-GCJ-02 is the obfuscated datum of Gaode/Amap, Tencent and Google.cn maps. PROJ has no definition for it, so it
-cannot be recorded in a file's CRS: a GCJ-02 GeoJSON still *says* EPSG:4326. facility_planner therefore never
-guesses. A file is GCJ-02 only when the user says so (``coord_system="gcj02"``), or when its name ends in
-``_gcj02`` (the convention of the bundled data). Data are converted to WGS-84 on the way in; GCJ-02 is produced
-again only for drawing on Gaode tiles.
+GCJ-02 is the obfuscated datum of Gaode/Amap, Tencent and Google.cn maps; BD-09 is Baidu's, a further offset of
+GCJ-02. PROJ has no definition for either, so neither can be recorded in a file's CRS: a GCJ-02 GeoJSON still
+*says* EPSG:4326. facility_planner therefore never converts by guess. A file is GCJ-02 or BD-09 only when the user
+says so (``coord_system="gcj02"`` / ``"bd09"``); a file whose name ends in ``_gcj02`` / ``_bd09`` must be confirmed
+by that tag (it is refused otherwise). Data are converted to WGS-84 on the way in; GCJ-02 is produced again only
+for drawing on Gaode tiles.
 
-The forward formula is the widely published one (Krasovsky ellipsoid); the inverse is a fixed-point iteration
-accurate to well under a centimetre.
+The forward formulas are the widely published ones (Krasovsky ellipsoid for GCJ-02; Baidu's polar offset for
+BD-09); the inverses are fixed-point iterations accurate to well under a centimetre (checked against ``prcoords``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ WGS84 = "EPSG:4326"
 #: The default working CRS for Beijing: UTM zone 50N, metres.
 BEIJING_UTM = "EPSG:32650"
 
-CoordSystem = Literal["wgs84", "gcj02"]
+CoordSystem = Literal["wgs84", "gcj02", "bd09"]
+#: The coordinate systems a file can be tagged with.
+COORD_SYSTEMS: tuple[str, ...] = ("wgs84", "gcj02", "bd09")
 
 _A = 6378245.0
 _EE = 0.00669342162296594323
@@ -70,6 +73,55 @@ def gcj02_to_wgs84(lon, lat, *, iterations: int = 8):
     return wlon, wlat
 
 
+_X_PI = np.pi * 3000.0 / 180.0
+_BD_DLON = 0.0065
+_BD_DLAT = 0.006
+
+
+def gcj02_to_bd09(lon, lat):
+    """Shift GCJ-02 longitudes/latitudes (degrees, arrays) to Baidu's BD-09."""
+    x = np.asarray(lon, dtype=float)
+    y = np.asarray(lat, dtype=float)
+    z = np.sqrt(x * x + y * y) + 0.00002 * np.sin(y * _X_PI)
+    theta = np.arctan2(y, x) + 0.000003 * np.cos(x * _X_PI)
+    return z * np.cos(theta) + _BD_DLON, z * np.sin(theta) + _BD_DLAT
+
+
+def bd09_to_gcj02(lon, lat, *, iterations: int = 6):
+    """Invert :func:`gcj02_to_bd09`: the published closed form, refined by fixed-point iteration (< 1e-9 degrees)."""
+    blon = np.asarray(lon, dtype=float)
+    blat = np.asarray(lat, dtype=float)
+    x = blon - _BD_DLON
+    y = blat - _BD_DLAT
+    z = np.sqrt(x * x + y * y) - 0.00002 * np.sin(y * _X_PI)
+    theta = np.arctan2(y, x) - 0.000003 * np.cos(x * _X_PI)
+    glon, glat = z * np.cos(theta), z * np.sin(theta)
+    for _ in range(iterations):
+        flon, flat = gcj02_to_bd09(glon, glat)
+        glon = glon - (flon - blon)
+        glat = glat - (flat - blat)
+    return glon, glat
+
+
+def wgs84_to_bd09(lon, lat):
+    """Shift WGS-84 longitudes/latitudes to BD-09 (via GCJ-02). For tests and for drawing on Baidu tiles."""
+    return gcj02_to_bd09(*wgs84_to_gcj02(lon, lat))
+
+
+def bd09_to_wgs84(lon, lat):
+    """Convert BD-09 (Baidu) longitudes/latitudes to WGS-84 (via GCJ-02)."""
+    return gcj02_to_wgs84(*bd09_to_gcj02(lon, lat))
+
+
+def to_wgs84_lonlat(lon, lat, system: CoordSystem):
+    """Longitudes/latitudes in ``system`` converted to WGS-84 (unchanged for ``"wgs84"``)."""
+    if system == "gcj02":
+        return gcj02_to_wgs84(lon, lat)
+    if system == "bd09":
+        return bd09_to_wgs84(lon, lat)
+    return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+
+
 def _shift_geoseries(geoms, func):
     import shapely
 
@@ -94,16 +146,31 @@ def from_gcj02(gdf):
     return out.set_crs(WGS84, allow_override=True)
 
 
+def from_bd09(gdf):
+    """Return a copy of a GeoDataFrame whose lon/lat are BD-09 (Baidu), converted to true WGS-84."""
+    out = gdf.copy()
+    out[out.geometry.name] = _shift_geoseries(out.geometry.values, bd09_to_wgs84)
+    return out.set_crs(WGS84, allow_override=True)
+
+
+_SUFFIXES = (".gz", ".zip", ".geojson", ".gpkg", ".csv", ".tsv", ".txt", ".json", ".shp", ".xlsx", ".xlsm", ".xls")
+
+
 def coord_system_from_name(path: str) -> CoordSystem | None:
-    """The coordinate system a file's name declares (``..._gcj02.geojson``), or None when it declares none."""
-    stem = str(path).lower().rsplit("/", 1)[-1]
-    for suffix in (".geojson", ".gpkg", ".csv", ".json", ".shp", ".gz"):
-        stem = stem.removesuffix(suffix)
-    stem = stem.removesuffix(".geojson")
-    if stem.endswith("_gcj02") or stem.endswith("-gcj02"):
-        return "gcj02"
-    if stem.endswith("_wgs84") or stem.endswith("-wgs84"):
-        return "wgs84"
+    """The coordinate system a file's name declares (``..._gcj02.geojson``), or None when it declares none.
+
+    Examples
+    --------
+    >>> coord_system_from_name("data/stations_bd09.xlsx"), coord_system_from_name("roads.geojson")
+    ('bd09', None)
+    """
+    stem = str(path).replace("\\", "/").lower().rsplit("/", 1)[-1]
+    for _ in range(2):  # e.g. .geojson.gz
+        for suffix in _SUFFIXES:
+            stem = stem.removesuffix(suffix)
+    for system in COORD_SYSTEMS:
+        if stem.endswith(f"_{system}") or stem.endswith(f"-{system}"):
+            return system  # type: ignore[return-value]
     return None
 
 

@@ -117,6 +117,115 @@ def _ancillary_weight(pieces: gpd.GeoSeries, ancillary: gpd.GeoDataFrame | gpd.G
     return np.bincount(left, weights=measure, minlength=len(pieces))
 
 
+def raster_zonal_sums(
+    polygons: gpd.GeoSeries, raster: str | Path, *, band: int = 1, max_subdivide: int = 16
+) -> tuple[np.ndarray, list[str]]:
+    """Sum of a raster's values (e.g. people per pixel) inside each polygon, with notes on what was assumed.
+
+    Each pixel counts in the polygon holding its centre. When pixels are coarse against the polygons (a pixel wider
+    than a quarter of a typical polygon), every pixel is first split into k × k equal sub-pixels, each carrying
+    1/k² of its value, so a pixel shared by several polygons is shared by area. Pixels that are nodata, NaN or
+    negative count as 0. The polygons are reprojected to the raster's CRS; they should not overlap (cell pieces
+    never do), so the sums add up to the raster's total inside them.
+
+    Parameters
+    ----------
+    polygons
+        Polygons with a CRS (e.g. the cell pieces of a demand layer).
+    raster
+        A GeoTIFF (or any raster GDAL reads), e.g. WorldPop's 100 m population count for China.
+    band
+        The band holding the values.
+    max_subdivide
+        Largest k for the sub-pixel split (bounds memory).
+
+    Returns
+    -------
+    (sums, notes)
+
+    Raises
+    ------
+    ValidationError
+        Not found or not a raster, no CRS, no such band, a raster that misses the polygons, negative values that are
+        not nodata, or no positive value inside the polygons.
+    """
+    import rasterio
+    import rasterio.features
+    import rasterio.windows
+    from affine import Affine
+
+    path = Path(raster)
+    what = f"population raster `{path.name}`"
+    problems = Problems(what)
+    if not path.is_file():
+        problems.add(f"file not found: {path}; check the path.")
+        problems.raise_if_any()
+    notes: list[str] = []
+    try:
+        src = rasterio.open(path)
+    except (rasterio.errors.RasterioIOError, rasterio.errors.RasterioError) as exc:
+        problems.add(f"could not read it as a raster ({exc}); give a GeoTIFF such as WorldPop's population count.")
+        problems.raise_if_any()
+    with src:
+        if src.crs is None:
+            problems.add("the raster has no CRS; WorldPop rasters are EPSG:4326: set it with `gdal_edit.py -a_srs`.")
+        if not 1 <= band <= src.count:
+            problems.add(f"band {band} does not exist; the raster has {src.count} band(s).")
+        problems.raise_if_any()
+        try:
+            geoms = polygons.to_crs(src.crs).geometry.values
+        except Exception as exc:  # pyproj errors for an exotic raster CRS
+            problems.add(f"its CRS ({src.crs}) cannot be used ({exc}).")
+            problems.raise_if_any()
+        gb = shapely.total_bounds(geoms)
+        rb = src.bounds
+        if not (gb[0] < rb.right and gb[2] > rb.left and gb[1] < rb.top and gb[3] > rb.bottom):
+            problems.add(
+                f"the raster covers {rb.left:.3f}–{rb.right:.3f}, {rb.bottom:.3f}–{rb.top:.3f} (in {src.crs}) and the "
+                f"area {gb[0]:.3f}–{gb[2]:.3f}, {gb[1]:.3f}–{gb[3]:.3f}: they do not overlap. Is it the raster of "
+                "another country or region, or in another CRS?"
+            )
+            problems.raise_if_any()
+        window = rasterio.windows.from_bounds(*gb, transform=src.transform)
+        window = window.round_offsets(op="floor").round_lengths(op="ceil")
+        window = window.intersection(rasterio.windows.Window(0, 0, src.width, src.height))
+        data = src.read(band, window=window, masked=True).astype("float64")
+        transform = src.window_transform(window)
+        nodata = np.ma.getmaskarray(data) | ~np.isfinite(data.filled(np.nan))
+        values = np.where(nodata, 0.0, data.filled(0.0))
+        negative = values < 0
+        if negative.any():
+            problems.add(
+                f"{int(negative.sum())} pixel(s) inside the area hold negative values that are not marked nodata "
+                f"(e.g. {values[negative][0]:g}); set the raster's nodata value (WorldPop uses -99999) or fix them."
+            )
+            problems.raise_if_any()
+        covered = float(np.nansum(shapely.area(shapely.intersection(geoms, shapely.box(*src.bounds)))))
+        total_area = float(np.nansum(shapely.area(geoms)))
+        if total_area > 0 and covered < 0.99 * total_area:
+            notes.append(f"{what} covers {covered / total_area:.0%} of the area; people elsewhere are spread by area.")
+    # sub-pixels so that a coarse pixel is shared by area among the polygons it overlaps
+    pix = max(abs(transform.a), abs(transform.e))
+    typical = float(np.median(np.sqrt(shapely.area(geoms)))) if len(geoms) else pix
+    k = int(min(max_subdivide, max(1, np.ceil(4 * pix / max(typical, 1e-12)))))
+    if k > 1:
+        values = np.repeat(np.repeat(values, k, axis=0), k, axis=1) / (k * k)
+        transform = transform * Affine.scale(1 / k)
+        notes.append(f"{what}: pixels are coarse against the cells; each was split into {k}×{k} by area")
+    labels = rasterio.features.rasterize(
+        ((g, i + 1) for i, g in enumerate(geoms) if g is not None and not g.is_empty),
+        out_shape=values.shape,
+        transform=transform,
+        fill=0,
+        dtype="int32",
+    )
+    sums = np.bincount(labels.ravel(), weights=values.ravel(), minlength=len(geoms) + 1)[1:]
+    if not sums.sum() > 0:
+        problems.add("the raster holds no people inside the area (all pixels there are 0 or nodata).")
+        problems.raise_if_any()
+    return sums, notes
+
+
 @dataclass
 class DemandLayer:
     """Cells with people, plus the tables they were built from.
@@ -187,6 +296,8 @@ def build_demand_layer(
     ancillary_column: str | None = None,
     crs: str | None = None,
     communities: gpd.GeoDataFrame | None = None,
+    population_raster: str | Path | None = None,
+    raster_band: int = 1,
 ) -> DemandLayer:
     """Cut ``zones`` (township polygons with integer population) into cells and spread the people over them.
 
@@ -206,6 +317,13 @@ def build_demand_layer(
         Metric CRS for the cells; :data:`facility_planner.settings.working_crs` by default.
     communities
         Optional points (``community_code`` …) to attach to the cells they lie in.
+    population_raster
+        Optional raster of where people live (a GeoTIFF such as WorldPop's 100 m population count): each cell's
+        weight is the raster's sum over it (:func:`raster_zonal_sums`), so people move into the built-up cells while
+        every township keeps its census total exactly. A township with no raster people falls back to area and
+        says so in ``weight_source``. Not together with ``ancillary``.
+    raster_band
+        The raster band holding people.
 
     Returns
     -------
@@ -213,6 +331,8 @@ def build_demand_layer(
     """
     validate_zones(zones, pop_column=pop_column, older_column=older_column)
     problems = Problems("demand layer parameters")
+    if ancillary is not None and population_raster is not None:
+        problems.add("give either `ancillary` or `population_raster`, not both.")
     if not isinstance(cell_size_m, int | float) or not math.isfinite(cell_size_m) or cell_size_m <= 0:
         problems.add(f"`cell_size_m` must be a number of metres > 0; got {cell_size_m!r}.")
     elif cell_size_m < 50:
@@ -269,12 +389,23 @@ def build_demand_layer(
     )
     weight = area.copy()
     weight_source = np.full(len(cells), "area", dtype=object)
-    if ancillary is not None:
-        aw = _ancillary_weight(cells.geometry, ancillary, ancillary_column)
+    raster_notes: list[str] = []
+    if ancillary is not None or population_raster is not None:
+        if population_raster is not None:
+            aw, raster_notes = raster_zonal_sums(cells.geometry, population_raster, band=raster_band)
+            label = "population raster"
+        else:
+            aw = _ancillary_weight(cells.geometry, ancillary, ancillary_column)
+            label = "ancillary"
         ztot = np.bincount(zi, weights=aw, minlength=len(z))
         has = ztot[zi] > 0
         weight = np.where(has, aw, area)
-        weight_source = np.where(has, "ancillary", "area (no ancillary data in township)")
+        weight_source = np.where(has, label, f"area (no {label} data in township)")
+        n_fallback = int((ztot[np.unique(zi)] <= 0).sum())
+        if n_fallback:
+            raster_notes.append(
+                f"{n_fallback} township(s) have no {label} data inside; their people are spread by area"
+            )
     cells["weight"] = weight
     cells["weight_source"] = weight_source
     zpop = pd.to_numeric(z[pop_column]).astype("int64").to_numpy()
@@ -304,8 +435,11 @@ def build_demand_layer(
         cells=cells,
         townships=z_out,
         communities=comm_out,
+        notes=raster_notes,
         params={"cell_size_m": cell_size_m, "shape": shape, "crs": crs, "seconds": round(time.perf_counter() - t0, 2)},
     )
+    if population_raster is not None:
+        layer.params["population_raster"] = str(population_raster)
     _check_invariants(layer, pop_column, older_column)
     return layer
 
@@ -336,6 +470,7 @@ def beijing_zones(
     *,
     older_share: float | None = None,
     older_share_by_district: dict[str, float] | None = None,
+    older_share_table: str | Path | None = None,
     data_path: str | Path | None = None,
 ) -> tuple[gpd.GeoDataFrame, float, dict[str, float]]:
     """Every Beijing township polygon with ``pop`` and ``pop_60``, controlled to the 2020 district census.
@@ -353,6 +488,14 @@ def beijing_zones(
     )
     share = older_share if older_share is not None else load_city_age_shares(data_path)["60+"]
     by_d = {resolve_district(areas.districts, k): v for k, v in (older_share_by_district or {}).items()}
+    if older_share_table is not None:
+        from .population import read_older_shares
+
+        if by_d:
+            raise ValidationError(
+                "older-population shares", ["give `older_share_by_district` or `older_share_table`, not both."]
+            )
+        by_d = read_older_shares(older_share_table, areas.districts)
     return older_population(zones, share=share, by_district=by_d), share, by_d
 
 
@@ -363,16 +506,23 @@ def beijing_demand(
     shape: CellShape = "square",
     older_share: float | None = None,
     older_share_by_district: dict[str, float] | None = None,
+    older_share_table: str | Path | None = None,
     ancillary: gpd.GeoDataFrame | None = None,
     ancillary_column: str | None = None,
+    population_raster: str | Path | None = None,
     data_path: str | Path | None = None,
 ) -> DemandLayer:
     """The demand layer for Beijing (or one district) from the bundled 2020 census data.
 
     Township populations are controlled to each district's 2020 census total; Haidian's townships take their own
     census figures, the others the district total split by the WorldPop estimate of the township file
-    (``pop_source`` says which, per township). Older population (60+) is the city share unless ``older_share`` or a
-    per-district table (district code or name → share) is given.
+    (``pop_source`` says which, per township). Inside each township people are spread over the cells by area, or
+    by ``population_raster`` (e.g. WorldPop 100 m) or an ``ancillary`` layer when given; the totals stay exact.
+
+    Older population (60+) is the city share (the 2020 census share unless ``older_share`` is given) except for
+    districts with their own share, from ``older_share_by_district`` (district code or name → share) or from an
+    ``older_share_table`` file (CSV/xlsx ``district,older_share``; see
+    :func:`~facility_planner.population.read_older_shares`).
 
     Examples
     --------
@@ -386,8 +536,12 @@ def beijing_demand(
     areas = load_beijing(data_path)
     census = load_district_census(data_path)
     zones, share, by_d = beijing_zones(
-        older_share=older_share, older_share_by_district=older_share_by_district, data_path=data_path
+        older_share=older_share,
+        older_share_by_district=older_share_by_district,
+        older_share_table=older_share_table,
+        data_path=data_path,
     )
+    table_name = Path(older_share_table).name if older_share_table is not None else None
     districts = areas.districts.merge(census[["district_code", "pop_2020"]], on="district_code")
     report = areas.join_report
     if district is not None:
@@ -405,6 +559,7 @@ def beijing_demand(
         ancillary=ancillary,
         ancillary_column=ancillary_column,
         communities=comm_gdf,
+        population_raster=population_raster,
     )
     layer.townships.attrs["census_total"] = (
         census.set_index("district_code")["pop_2020"].reindex(districts["district_code"]).to_dict()
@@ -412,16 +567,36 @@ def beijing_demand(
     layer.districts = districts.reset_index(drop=True)
     layer.join_report = report.reset_index(drop=True)
     n_loc = int(areas.communities["has_location"].sum())
+    in_area = areas.communities["district_code"].isin(zones["district_code"])
+    n_loc_area = int((areas.communities["has_location"] & in_area).sum())
+    spread = (
+        f"Inside each township people are spread over the cells by the population raster "
+        f"{Path(population_raster).name} (township totals unchanged)."
+        if population_raster is not None
+        else "Inside each township people are spread over the cells by "
+        + ("the ancillary layer." if ancillary is not None else "area (no population raster given).")
+    )
+    own = (
+        f", {len(by_d)} district(s) with their own share"
+        + (f" from {table_name}" if table_name else "")
+        + f" ({', '.join(sorted(by_d))}), the others the city share"
+        if by_d
+        else "; no per-district age figures are published in the bundled data"
+    )
     layer.notes = [
         *areas.notes,
         "Population: 2020 census by district (exact); Haidian townships from their census figures; other townships "
         "split by the WorldPop estimate (a model, not a count).",
-        f"Older population (60+): share {share:.4f} "
-        + ("(city 2020 census share)" if older_share is None else "(given)")
-        + (f", {len(by_d)} district(s) from a table" if by_d else "")
-        + "; no per-district age figures are published in the bundled data.",
-        f"Community/village locations known for {n_loc} of {len(areas.communities)} units (2016 geocodes).",
+        spread,
+        *layer.notes,
+        f"Older population (60+): city share {share:.4f} "
+        + ("(2020 census share)" if older_share is None else "(given)")
+        + own
+        + ".",
+        f"Community/village locations known for {n_loc} of {len(areas.communities)} units (2016 geocodes); "
+        f"{n_loc_area} of {int(in_area.sum())} in the area.",
     ]
+    layer.params.update(communities_total=int(in_area.sum()), communities_located=n_loc_area)
     return layer
 
 
@@ -437,6 +612,9 @@ def demand_from_files(
     cell_size_m: float = 500.0,
     shape: CellShape = "square",
     check_against_beijing: bool = True,
+    population_raster: str | Path | None = None,
+    older_share_table: str | Path | None = None,
+    encoding: str | None = None,
 ) -> DemandLayer:
     """A demand layer from your own township boundaries and population table, every input checked first.
 
@@ -445,7 +623,16 @@ def demand_from_files(
     boundaries
         Polygons (GeoJSON, GeoPackage, …) with ``code_column`` and ``district_column``.
     population
-        CSV with ``code_column`` and ``pop_column`` (whole people, ≥ 0).
+        CSV (UTF-8, UTF-8 with BOM, GBK or UTF-16; or ``.xlsx``) with ``code_column`` and ``pop_column`` (whole
+        people, ≥ 0).
+    population_raster
+        Optional raster of where people live (e.g. WorldPop 100 m) spreading each township's people over its cells;
+        see :func:`build_demand_layer`.
+    older_share_table
+        Optional CSV/xlsx ``district,older_share`` with per-district 60+ shares (district codes as in the
+        boundaries); the others take ``older_share`` (the 2020 Beijing share by default).
+    encoding
+        Encoding of the population CSV (detected when empty).
     coord_system
         ``"gcj02"`` if the boundaries are Gaode/Amap coordinates (converted to WGS-84); they are never guessed.
     check_against_beijing
@@ -458,20 +645,33 @@ def demand_from_files(
         One error listing every problem found: missing columns, no CRS, untagged GCJ-02, bad population values,
         invalid geometry, codes that do not join (both ways).
     """
-    from .areas import check_not_shifted, load_districts, read_vector
-    from .population import largest_remainder, load_city_age_shares
+    from .areas import check_not_shifted, load_districts
+    from .io import read_table, read_vector
+    from .population import load_city_age_shares, older_population, read_older_shares
 
     problems = Problems(f"`{Path(boundaries).name}` + `{Path(population).name}`")
     gdf = read_vector(boundaries, coord_system=coord_system, what=f"`{Path(boundaries).name}`")  # raises on no CRS
-    try:
-        table = pd.read_csv(population, dtype={code_column: str}, encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise ValidationError(f"`{population}`", [f"file not found: {population}"]) from None
+    table = read_table(population, encoding=encoding, what=f"`{Path(population).name}`")
     ok_g = check_columns(gdf, [code_column, district_column], problems)
     ok_t = check_columns(table, [code_column, pop_column], problems)
     check_geometries(gdf, problems, id_column=code_column if ok_g else None)
     if ok_t:
+        table[code_column] = table[code_column].astype(str).str.strip()
         check_numeric_nonnegative(table, pop_column, problems, id_column=code_column)
+        values = pd.to_numeric(table[pop_column], errors="coerce")
+        frac = values.notna() & np.isfinite(values) & (values % 1 != 0)
+        if frac.any():
+            problems.add(
+                f"`{pop_column}` must hold whole people; {int(frac.sum())} value(s) have fractions (rows "
+                f"{', '.join(map(str, table.loc[frac, 'source_row'].head(8)))}); round them in the file if that is "
+                "what you mean."
+            )
+        huge = values.notna() & (values > 1e9)
+        if huge.any():
+            problems.add(
+                f"`{pop_column}` has {int(huge.sum())} value(s) above 1,000,000,000 people (rows "
+                f"{', '.join(map(str, table.loc[huge, 'source_row'].head(8)))}); is a column shifted?"
+            )
         check_unique(table, code_column, problems)
     if ok_g:
         check_unique(gdf, code_column, problems)
@@ -498,10 +698,18 @@ def demand_from_files(
     zones["township_code"] = zones["township_code"].astype(str)
     zones["district_code"] = zones["district_code"].astype(str)
     pops = table.set_index(table[code_column].astype(str))[pop_column]
-    zones["pop"] = pd.to_numeric(zones["township_code"].map(pops)).round().astype("int64")
+    zones["pop"] = pd.to_numeric(zones["township_code"].map(pops)).astype("int64")
     share = older_share if older_share is not None else load_city_age_shares()["60+"]
-    dpop = zones.groupby("district_code")["pop"].transform("sum")
-    zones["pop_60"] = largest_remainder(np.rint(dpop * share).astype("int64"), zones["pop"], zones["district_code"])
-    layer = build_demand_layer(zones, cell_size_m=cell_size_m, shape=shape)
-    layer.notes = [f"Population from {Path(population).name}; older population at share {share:.4f}."]
+    by_d: dict[str, float] = {}
+    if older_share_table is not None:
+        codes = sorted(set(zones["district_code"]))
+        dframe = pd.DataFrame({"district_code": codes, "name_zh": codes, "name_en": codes, "name_pinyin": codes})
+        by_d = read_older_shares(older_share_table, dframe)
+    zones = older_population(zones, share=share, by_district=by_d)
+    layer = build_demand_layer(zones, cell_size_m=cell_size_m, shape=shape, population_raster=population_raster)
+    own = f"; {len(by_d)} district(s) with their own share from {Path(older_share_table).name}" if by_d else ""
+    layer.notes = [
+        f"Population from {Path(population).name}; older population at the city share {share:.4f}{own}.",
+        *layer.notes,
+    ]
     return layer

@@ -436,37 +436,39 @@ def _thin(sites: gpd.GeoDataFrame, spacing_m: float, unit_col: str) -> gpd.GeoDa
     return sites.loc[sorted(keep)]
 
 
-def _read_user_points(ctx: PlanContext, key: str, which: str, ps, prefix: str) -> gpd.GeoDataFrame | None:
+def _read_user_points(ctx: PlanContext, key: str, which: str, ps, prefix: str, notes: list[str]):
+    """A user's point file, checked, in this run's area (a citywide file is filtered to it, and the counts said)."""
     if ps.file is None:
         return None
-    from .sites import read_points
+    from .io import read_points, read_points_in_area
 
-    kw: dict[str, Any] = {"coord_system": ps.coord_system, "id_column": ps.id_column}
-    pts = read_points(ctx.scenario.resolve(ps.file), what=f"families.{key}.{which} ({ps.file})", prefix=prefix, **kw)
-    return pts
-
-
-def _join_area(ctx: PlanContext, pts: gpd.GeoDataFrame, key: str, which: str, notes: list[str]) -> gpd.GeoDataFrame:
-    """Township and district of each point; points outside this run's area are dropped and counted."""
-    towns = ctx.demand.townships
-    p = pts.to_crs(towns.crs)
-    j = gpd.sjoin(p, towns[["township_code", "district_code", "geometry"]], how="left", predicate="within")
-    j = j[~j.index.duplicated()].drop(columns=["index_right"])
-    outside = j["township_code"].isna()
-    if outside.all() and len(j):
-        raise ScenarioError(
-            f"families.{key}.{which}",
-            [
-                f"none of the {len(j)} point(s) lies in the area planned ({', '.join(map(ctx.district_name, ctx.part_districts))}); "
-                "check the coordinates, their order (lon, lat) and `coord_system`."
-            ],
-        )
-    if outside.any():
-        notes.append(
-            f"{which}: {int((~outside).sum())} of {len(j)} point(s) in the area planned kept, "
-            f"{int(outside.sum())} outside it left out"
-        )
-    return j[~outside].to_crs(settings.working_crs)
+    what = f"families.{key}.{which} ({ps.file})"
+    kw = {
+        "coord_system": ps.coord_system,
+        "encoding": ps.encoding,
+        "id_column": ps.id_column,
+        "name_column": ps.name_column,
+        "lon_column": ps.lon_column,
+        "lat_column": ps.lat_column,
+        "sheet": ps.sheet,
+        "prefix": prefix,
+    }
+    kept, read_notes = read_points_in_area(ctx.scenario.resolve(ps.file), ctx.demand.townships, what=what, **kw)
+    if not len(kept):
+        # nothing in this run's part: fine for a district run, a mistake if nothing lies anywhere in the area
+        everywhere = read_points(ctx.scenario.resolve(ps.file), what=what, **kw)
+        city = gpd.GeoDataFrame(ctx.zones_city[["township_code", "district_code", "geometry"]], crs=ctx.zones_city.crs)
+        inside = gpd.sjoin(everywhere.to_crs(city.crs), city, predicate="within")
+        if len(everywhere) and not len(inside):
+            raise ScenarioError(
+                f"families.{key}.{which}",
+                [
+                    f"none of the {len(everywhere)} point(s) of {ps.file} lies in the scenario's area; check the "
+                    "coordinates, their order (lon, lat) and `coord_system`."
+                ],
+            )
+    notes += [n for n in read_notes if n]
+    return kept.to_crs(settings.working_crs)
 
 
 def family_sites(ctx: PlanContext, key: str, spec: FamilySpec, demand: gpd.GeoDataFrame, unit_col: str):
@@ -485,10 +487,10 @@ def family_sites(ctx: PlanContext, key: str, spec: FamilySpec, demand: gpd.GeoDa
         cand = candidates_from_demand(cells, populated_only=cand_src == "populated_cells").to_crs(settings.working_crs)
         cand["kind"] = "candidate"
     elif cand_src == "file":
-        pts = _read_user_points(ctx, key, "candidates.file", spec.candidates.file, f"{key}-candidate")
+        pts = _read_user_points(ctx, key, "candidates.file", spec.candidates.file, f"{key}-candidate", notes)
         if pts is None:
             raise ScenarioError(f"families.{key}", [f"`families.{key}.candidates.file.file` is empty; give a file."])
-        cand = _join_area(ctx, pts, key, "candidates", notes)
+        cand = pts
         cand["kind"] = "user candidate"
         cand["cell_id"] = None
     else:
@@ -537,18 +539,18 @@ def family_sites(ctx: PlanContext, key: str, spec: FamilySpec, demand: gpd.GeoDa
             f"candidates thinned to one per {spec.candidates.spacing_m:,.0f} m square: {len(cand):,} of {before:,}"
         )
     parts.append(cand)
-    existing = _read_user_points(ctx, key, "existing", spec.existing, f"{key}")
+    existing = _read_user_points(ctx, key, "existing", spec.existing, f"{key}", notes)
     ex_ids: list = []
     if existing is not None:
-        e = _join_area(ctx, existing, key, "existing", notes)
+        e = existing
         e["kind"] = "existing"
         e["site_id"] = "existing:" + e["site_id"].astype(str)
         ex_ids = list(e["site_id"])
         e["cell_id"] = None
         parts.append(e)
-    locked = _read_user_points(ctx, key, "locked", spec.locked, f"{key}-locked")
+    locked = _read_user_points(ctx, key, "locked", spec.locked, f"{key}-locked", notes)
     if locked is not None:
-        lk = _join_area(ctx, locked, key, "locked", notes)
+        lk = locked
         lk["kind"] = "locked"
         lk["site_id"] = "locked:" + lk["site_id"].astype(str)
         lk["cell_id"] = None

@@ -222,6 +222,9 @@ def plan_max_cover(prob: FamilyProblem, travel: FamilyTravel, solver: SolverSpec
         p_new = max(0, allowed)
     side_kw: dict[str, Any] = {}
     rule = spec.equity
+    if rule.rule == "quota" and rule.level == "district" and len(prob.part_districts) == 1:
+        # one district planned: a district rule cannot bind (its quota is the part being planned)
+        rule = rule.model_copy(update={"rule": "none"})
     groups = None
     if rule.rule != "none":
         level_col = "district_code" if rule.level == "district" else "township_code"

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from ._errors import ScenarioError, ValidationError
+import numpy as np
+
+from ._errors import FacilityPlannerError, ScenarioError, ValidationError
 from .areas import load_beijing, resolve_district
 from .demand import beijing_demand, beijing_zones
 from .families import FamilyResult, PlanContext, plan_family
+from .matrices import LabelledMatrix
 from .plan import Plan
 from .scenario import Scenario, load_scenario
 
@@ -27,19 +31,79 @@ def plan_context(scenario: Scenario | str | Path, *, district: str | None = None
     scn = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     areas = load_beijing()
     whole, part = _area_districts(areas, scn, district)
+    dm = scn.demand
+    table = scn.resolve(dm.older_share_table)
     zones, _, _ = beijing_zones(
-        older_share=scn.demand.older_share, older_share_by_district=scn.demand.older_share_by_district
+        older_share=dm.older_share, older_share_by_district=dm.older_share_by_district, older_share_table=table
     )
     zones = zones[zones["district_code"].isin(whole)]
     demand = beijing_demand(
         district=part[0] if len(part) == 1 else None,
         cell_size_m=scn.demand.cell_size_m,
         shape=scn.demand.shape,
-        older_share=scn.demand.older_share,
-        older_share_by_district=scn.demand.older_share_by_district,
+        older_share=dm.older_share,
+        older_share_by_district=dm.older_share_by_district,
+        older_share_table=table,
+        population_raster=scn.resolve(dm.population_raster),
     )
     demand.params["communities_total"] = int(areas.communities["district_code"].isin(part).sum())
     return PlanContext(scn, areas, demand, zones, whole, part)
+
+
+@dataclass
+class CoverageProblem:
+    """One coverage family's problem from a scenario, for curves and what-ifs: matrix, weights, existing sites."""
+
+    coverage: LabelledMatrix
+    weights: np.ndarray
+    existing: list
+    total_weight: float
+    label: str
+    target_sites: int | None = None
+    weight_label: str = "demand"
+    notes: list[str] = field(default_factory=list)
+
+
+def family_problem(scenario: Scenario | str | Path, family: str, *, district: str | None = None) -> CoverageProblem:
+    """The coverage matrix, weights and existing sites of one coverage family (``max_cover``/``min_cover``).
+
+    The same demand, candidates, exclusions and travel :func:`run_scenario` would use, without solving.
+    """
+    from .families import family_problem as problem_of
+    from .families import family_travel
+
+    scn = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    if family not in scn.families:
+        raise ScenarioError(
+            "--family", [f"no family {family!r} in {scn.name}; choose one of: {', '.join(scn.families)}."]
+        )
+    spec = scn.families[family]
+    if spec.model not in ("max_cover", "min_cover"):
+        raise ScenarioError(
+            "--family",
+            [f"{family} is planned with {spec.model}, not a coverage model; a curve needs max_cover or min_cover."],
+        )
+    ctx = plan_context(scn, district=district)
+    prob = problem_of(ctx, family, spec)
+    cov = family_travel(ctx, family, prob).coverage().cost
+    notes = list(prob.notes)
+    if spec.equity.rule != "none":
+        notes.append(
+            f"the curve places sites anywhere in the area, without the scenario's equity rule ({spec.equity.rule} by "
+            f"{spec.equity.level}); a plan under the rule is one of these plans, so the bound holds for it too"
+        )
+    where = ", ".join(ctx.district_name(d) for d in ctx.part_districts) if ctx.is_part else "whole area"
+    t = scn.family_travel(family)
+    return CoverageProblem(
+        coverage=cov,
+        weights=prob.weights_for(cov.row_ids),
+        existing=[s for s in prob.existing_ids if s in set(cov.col_ids)],
+        total_weight=prob.total_weight,
+        label=f"{spec.name_zh} {spec.name_en}, {where}: {prob.weight_label} within {t.time_limit_min:g} min",
+        target_sites=prob.target_sites() if (spec.count is not None or spec.by_district) else None,
+        weight_label=prob.weight_label,
+        notes=notes,
+    )
 
 
 def run_scenario(scenario: Scenario | str | Path, *, district: str | None = None) -> Plan:
@@ -115,14 +179,62 @@ def validate_scenario(path: str | Path) -> Scenario:
                 (f"families.{k}.exclude.file", f.exclude.file),
                 (f"families.{k}.travel.network_file", f.travel.network_file),
             ]
+        files += [
+            ("demand.older_share_table", scn.demand.older_share_table),
+            ("demand.population_raster", scn.demand.population_raster),
+        ]
+        missing = set()
         for key, f in files:
             if f and not scn.resolve(f).exists():
+                missing.add(key)
                 problems.append(
                     f"{path}: `{key}`: file not found: {scn.resolve(f)}; fix the path (relative to the scenario file)."
                 )
+        problems += _read_named_files(scn, path, missing)
     if problems:
         raise ScenarioError(str(path), problems)
     return scn
 
 
-__all__ = ["plan_context", "run_scenario", "validate_scenario"]
+def _read_named_files(scn: Scenario, path, skip: set[str]) -> list[str]:
+    """Read every file the scenario names, as `run` would, and return what it would refuse."""
+    from .io import read_points, read_vector
+    from .network import read_network
+    from .population import read_older_shares
+
+    problems: list[str] = []
+
+    def attempt(key: str, func) -> None:
+        if key in skip:
+            return
+        try:
+            func()
+        except FacilityPlannerError as exc:
+            lines = getattr(exc, "problems", None) or [str(exc)]
+            problems.extend(f"{path}: `{key}`: {p}" for p in lines)
+
+    areas = None
+    for k, f in scn.families.items():
+        for which, ps in (("existing", f.existing), ("locked", f.locked), ("candidates.file", f.candidates.file)):
+            if ps.file:
+                kw = {
+                    "coord_system": ps.coord_system, "encoding": ps.encoding, "id_column": ps.id_column,
+                    "name_column": ps.name_column, "lon_column": ps.lon_column, "lat_column": ps.lat_column,
+                    "sheet": ps.sheet,
+                }  # fmt: skip
+                attempt(f"families.{k}.{which}.file", lambda ps=ps, kw=kw: read_points(scn.resolve(ps.file), **kw))
+        if f.exclude.file:
+            attempt(f"families.{k}.exclude.file", lambda f=f: read_vector(scn.resolve(f.exclude.file)))
+    nets = {scn.travel.network_file} | {f.travel.network_file for f in scn.families.values()}
+    for nf in sorted(n for n in nets if n):
+        attempt("travel.network_file", lambda nf=nf: read_network(scn.resolve(nf)))
+    if scn.demand.older_share_table:
+        areas = areas or load_beijing()
+        attempt(
+            "demand.older_share_table",
+            lambda: read_older_shares(scn.resolve(scn.demand.older_share_table), areas.districts),
+        )
+    return problems
+
+
+__all__ = ["CoverageProblem", "family_problem", "plan_context", "run_scenario", "validate_scenario"]

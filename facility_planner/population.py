@@ -203,6 +203,105 @@ def older_population(
     return z
 
 
+#: Column names recognised in an older-share table (:func:`read_older_shares`), best first.
+SHARE_DISTRICT_COLUMNS = ("district", "district_code", "区", "区县", "区名", "name")
+SHARE_VALUE_COLUMNS = ("older_share", "share_60", "share", "60岁及以上占比", "60岁以上占比", "占比")
+
+
+def read_older_shares(
+    path: str | Path, districts: pd.DataFrame, *, encoding: str | None = None, what: str | None = None
+) -> dict[str, float]:
+    """Per-district shares of people aged 60+ from a table file, keyed by district code.
+
+    The file is a CSV (UTF-8, UTF-8 with BOM or GBK) or ``.xlsx`` with two columns::
+
+        district,older_share
+        东城区,0.243
+        Xicheng,0.239
+        110105,22.1%
+
+    ``district`` holds a district's 6-digit code, its Chinese name (with or without 区) or its English/pinyin name;
+    ``older_share`` the share of its residents aged 60+, as a fraction (0.243) or a percentage with a % sign
+    (24.3%). Chinese headers 区/区县 and 60岁及以上占比/占比 are accepted too. Districts not in the table take the
+    city share (the 2020 census share unless another is given): the plan says which districts did.
+
+    Parameters
+    ----------
+    path
+        The table file.
+    districts
+        The districts it may name (``district_code``, ``name_zh``, ``name_en``, ``name_pinyin``).
+
+    Returns
+    -------
+    dict
+        District code → share (0–1).
+
+    Raises
+    ------
+    ValidationError
+        One error listing every problem: missing columns, unknown or repeated districts, blank, non-numeric or
+        out-of-range shares (with row numbers).
+    """
+    from .areas import resolve_district
+    from .io import read_table
+
+    what = what or f"`{Path(path).name}`"
+    table = read_table(path, encoding=encoding, what=what)
+    problems = Problems(what)
+    norm = {str(c).strip().lower(): c for c in table.columns}
+    dcol = next((norm[c] for c in SHARE_DISTRICT_COLUMNS if c in norm), None)
+    vcol = next((norm[c] for c in SHARE_VALUE_COLUMNS if c in norm), None)
+    if dcol is None or vcol is None:
+        cols = ", ".join(repr(c) for c in table.columns if c != "source_row")
+        problems.add(
+            f"the table needs columns `district` (code or name) and `older_share` (e.g. 0.243 or 24.3%); its columns "
+            f"are {cols}."
+        )
+        problems.raise_if_any()
+    out: dict[str, float] = {}
+    rows_of: dict[str, list[int]] = {}
+    bad_value: list[str] = []
+    unknown: list[str] = []
+    for name, raw, row in zip(table[dcol], table[vcol], table["source_row"], strict=True):
+        try:
+            code = resolve_district(districts, str(name))
+        except ValidationError:
+            unknown.append(f"{name!r} (row {row})")
+            continue
+        text = str(raw).strip().replace("％", "%")
+        percent = text.endswith("%")
+        try:
+            value = float(text.rstrip("%").strip())
+        except ValueError:
+            value = float("nan")
+        if percent:
+            value /= 100
+        if not np.isfinite(value) or not 0 <= value <= 1:
+            hint = " (a percentage needs a % sign: 24.3%)" if np.isfinite(value) and 1 < value <= 100 else ""
+            bad_value.append(f"{raw!r} (row {row}){hint}")
+            continue
+        rows_of.setdefault(code, []).append(int(row))
+        out[code] = value
+    if unknown:
+        names = ", ".join(f"{r.name_zh} / {r.name_pinyin} / {r.district_code}" for r in districts.itertuples())
+        problems.add(f"{len(unknown)} unknown district(s): {', '.join(unknown[:8])}; use one of: {names}.")
+    if bad_value:
+        problems.add(
+            f"{len(bad_value)} share(s) are not a number between 0 and 1: {', '.join(bad_value[:8])}; write e.g. "
+            "0.243 or 24.3%."
+        )
+    repeated = {c: r for c, r in rows_of.items() if len(r) > 1}
+    if repeated:
+        problems.add(
+            "district(s) listed more than once: "
+            + "; ".join(f"{c} (rows {', '.join(map(str, r))})" for c, r in repeated.items())
+            + "; keep one row per district."
+        )
+    problems.raise_if_any()
+    return out
+
+
 def check_totals(df: pd.DataFrame, expected: pd.Series, *, by: str, column: str) -> list[str]:
     """Return messages for groups whose ``column`` sum differs from ``expected`` (indexed by group)."""
     got = df.groupby(by)[column].sum()
@@ -218,4 +317,5 @@ __all__ = [
     "load_city_age_shares",
     "load_district_census",
     "older_population",
+    "read_older_shares",
 ]

@@ -27,6 +27,10 @@ class DemandSpec(_Strict):
     shape: Literal["square", "hex"] = "square"
     older_share: float | None = Field(None, ge=0, le=1, description="60+ share; the 2020 city share when empty.")
     older_share_by_district: dict[str, float] = Field(default_factory=dict)
+    older_share_table: str | None = Field(None, description="CSV/xlsx `district,older_share` (code or name).")
+    population_raster: str | None = Field(
+        None, description="A population GeoTIFF (e.g. WorldPop 100 m) that spreads each township's people."
+    )
 
 
 #: how people travel: walking (straight line × detour at walking speed), driving (the same at a driving speed and
@@ -73,10 +77,15 @@ class PointsFileSpec(_Strict):
     """A file of points (CSV with lon/lat columns, xlsx, or any vector file) with its coordinate system."""
 
     file: str | None = Field(None, description="CSV/xlsx with lon,lat (or 经度,纬度) columns, or a vector file.")
-    coord_system: Literal["wgs84", "gcj02", "bd09"] = "wgs84"
+    coord_system: Literal["wgs84", "gcj02", "bd09"] | None = Field(
+        None, description="Say gcj02 for Gaode/Amap exports, bd09 for Baidu; untagged files are checked for a shift."
+    )
     id_column: str | None = None
     name_column: str | None = None
-    encoding: str | None = None
+    lon_column: str | None = None
+    lat_column: str | None = None
+    sheet: str | None = Field(None, description="The xlsx sheet (the first by default).")
+    encoding: str | None = Field(None, description="CSV encoding; UTF-8, UTF-8 with BOM, GBK/GB18030 are detected.")
 
 
 #: kept for scenario files and notebooks written before families were data
@@ -357,7 +366,10 @@ def _absolute_files(d, base_dir: Path):
         return {
             k: (
                 str(base_dir / v)
-                if k in ("file", "network_file") and isinstance(v, str) and v and not Path(v).is_absolute()
+                if k in ("file", "network_file", "older_share_table", "population_raster")
+                and isinstance(v, str)
+                and v
+                and not Path(v).is_absolute()
                 else _absolute_files(v, base_dir)
             )
             for k, v in d.items()

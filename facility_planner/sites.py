@@ -10,8 +10,6 @@ bundled: existing facilities always come from the user, and every plan says when
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -19,84 +17,9 @@ import shapely
 
 from . import settings
 from ._errors import ValidationError
-from ._validate import Problems
-from .areas import read_vector
-from .coords import WGS84, CoordSystem, from_gcj02
-
-LON_NAMES = ("lon", "lng", "longitude", "x", "经度")
-LAT_NAMES = ("lat", "latitude", "y", "纬度")
-
-
-def read_points(
-    path: str | Path,
-    *,
-    coord_system: CoordSystem | None = None,
-    id_column: str | None = None,
-    what: str | None = None,
-    prefix: str = "site",
-) -> gpd.GeoDataFrame:
-    """Read facility points from CSV (lon/lat columns) or a vector file, in WGS-84, with a unique ``site_id``.
-
-    GCJ-02 coordinates (from Gaode/Amap) must be declared with ``coord_system="gcj02"``; they are converted.
-    """
-    p = Path(path)
-    what = what or f"`{p.name}`"
-    problems = Problems(what)
-    if not p.exists():
-        problems.add(f"file not found: {p}")
-        problems.raise_if_any()
-    if p.suffix.lower() in (".csv", ".txt"):
-        try:
-            df = pd.read_csv(p, encoding="utf-8-sig")
-        except Exception as exc:
-            problems.add(f"could not read the CSV ({exc}).")
-            problems.raise_if_any()
-        lower = {c.lower().strip(): c for c in df.columns}
-        lon = next((lower[n] for n in LON_NAMES if n in lower), None)
-        lat = next((lower[n] for n in LAT_NAMES if n in lower), None)
-        if lon is None or lat is None:
-            problems.add(
-                f"no lon/lat columns found (looked for {', '.join(LON_NAMES)} and {', '.join(LAT_NAMES)}); "
-                f"columns are {', '.join(map(str, df.columns))}."
-            )
-            problems.raise_if_any()
-        x = pd.to_numeric(df[lon], errors="coerce")
-        y = pd.to_numeric(df[lat], errors="coerce")
-        bad = x.isna() | y.isna()
-        if bad.any():
-            problems.add(
-                f"{int(bad.sum())} row(s) with blank or non-numeric coordinates (rows {list(np.flatnonzero(bad)[:5] + 2)})."
-            )
-        out_of_range = ~bad & ((x.abs() > 180) | (y.abs() > 90))
-        if out_of_range.any():
-            problems.add(
-                f"{int(out_of_range.sum())} row(s) have coordinates outside lon/lat ranges; the CSV must hold "
-                "degrees (WGS-84, or GCJ-02 with coord_system='gcj02')."
-            )
-        problems.raise_if_any()
-        gdf = gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(x, y), crs=WGS84)
-        from .coords import coord_system_from_name
-
-        named = coord_system_from_name(str(p))
-        if named == "gcj02" and coord_system is None:
-            problems.add("the file name says GCJ-02; pass coord_system='gcj02' to convert it (or rename the file).")
-            problems.raise_if_any()
-        if (coord_system or named) == "gcj02":
-            gdf = from_gcj02(gdf)
-    else:
-        gdf = read_vector(p, coord_system=coord_system, what=what)
-        if len(gdf) and not gdf.geom_type.isin(["Point"]).all():
-            gdf["geometry"] = gdf.geometry.representative_point()
-    if id_column is not None:
-        if id_column not in gdf.columns:
-            raise ValidationError(what, [f"id column `{id_column}` not found."])
-        ids = gdf[id_column].astype(str)
-        if ids.duplicated().any():
-            raise ValidationError(what, [f"`{id_column}` has repeated ids; they must be unique."])
-        gdf["site_id"] = ids.to_numpy()
-    elif "site_id" not in gdf.columns:
-        gdf["site_id"] = [f"{prefix}-{i:05d}" for i in range(len(gdf))]
-    return gdf
+from .coords import WGS84
+from .io import clip_points_to_area as clip_points_to_area  # moved to io.py; importable here too
+from .io import read_points as read_points
 
 
 def candidates_from_demand(

@@ -250,7 +250,7 @@ def test_damaged_plan_folder_is_one_clear_error_naming_the_file(plan_dir, tmp_pa
 
 
 def test_force_is_a_plain_flag_in_every_writing_command():
-    for cmd in ("run", "demand", "maps", "compare", "benchmark"):
+    for cmd in ("run", "demand", "maps", "compare", "benchmark", "curve", "sweep"):
         r = runner.invoke(app, [cmd, "--help"], terminal_width=200)
         assert r.exit_code == 0
         line = next(ln for ln in r.output.splitlines() if "--force" in ln)

@@ -116,11 +116,11 @@ def test_bad_network_and_parameters(tmp_path, l_graph):
     empty = gpd.GeoDataFrame(geometry=[], crs=BEIJING_UTM)
     with pytest.raises(ValidationError, match="no walkable street lines"):
         network_from_lines(empty)
-    # a network in another CRS declared as lon/lat lands outside the area
+    # a network in metres declared as lon/lat is refused as such (outside-the-area: tests/test_network_files.py)
     lines = gpd.GeoDataFrame(geometry=[shapely.LineString([(X0, Y0), (X0 + 100, Y0)])], crs=BEIJING_UTM)
     wrong = lines.set_crs(WGS84, allow_override=True)
     area = shapely.box(115.4, 39.4, 117.5, 41.1)
-    with pytest.raises(ValidationError, match="outside the study area"):
+    with pytest.raises(ValidationError, match="metres, not degrees"):
         network_from_lines(wrong, area=area)
     sites = _pts([(X0, Y0)], ["s"], "site_id")
     with pytest.raises(ValidationError, match="time_limit_min"):
@@ -133,7 +133,7 @@ def test_sites_from_csv_and_gcj02_tag(tmp_path):
     f = tmp_path / "stations.csv"
     f.write_text("name,lon,lat\n驿站A,116.3913,39.9075\n驿站B,116.40,39.91\n", encoding="utf-8")
     s = read_points(f)
-    assert list(s["site_id"]) == ["site-00000", "site-00001"] and s.crs.to_epsg() == 4326
+    assert list(s["site_id"]) == ["site-00001", "site-00002"] and s.crs.to_epsg() == 4326
     g = tmp_path / "stations_gcj02.csv"
     g.write_text("name,lng,lat\nA,116.397545,39.908905\n")
     with pytest.raises(ValidationError, match="coord_system='gcj02'"):

@@ -169,6 +169,117 @@ sa["covered_share"], sb["covered_share"]""",
     """fp.show(fp.comparison_map(a.layers(), b.layers(), names=(f"{sa['sites_new']} stations", "80 stations")), height=500)""",
 ]
 
+Y = [
+    """md:# 05 · Your own data: stations from Gaode, a population raster, a street network
+
+Planners arrive with their own files. This notebook brings three of them to the toolkit: a list of existing
+stations exported from Gaode (GBK text, 经度/纬度 headers, GCJ-02 coordinates, no tag saying so), a population raster
+and a street network. So that it runs anywhere, offline, the files are written here:
+
+* the **station list is a SYNTHETIC stand-in**: the bundled community/village points of Beijing (real locations),
+  shifted to GCJ-02 as Gaode would give them, named as stations;
+* the **population raster is SYNTHETIC**: the density of those points on a 0.002° grid, standing in for WorldPop's
+  100 m population count (download that one for real plans, see the README);
+* the **street network** is the bundled OpenStreetMap extract of Zhongguancun (© OpenStreetMap contributors, ODbL),
+  saved as GraphML as `facility-planner network fetch` would save it.""",
+    """import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import facility_planner as fp
+from facility_planner.areas import data_dir, load_beijing
+from facility_planner.coords import wgs84_to_gcj02
+from facility_planner.io import clip_points_to_area, read_points
+
+work = Path(tempfile.mkdtemp())
+communities = load_beijing().communities.query("has_location")
+lon, lat = wgs84_to_gcj02(communities["lon"].to_numpy(), communities["lat"].to_numpy())
+export = pd.DataFrame({"名称": "驿站·" + communities["name_zh"], "经度": lon.round(6), "纬度": lat.round(6)})
+export.to_csv(work / "驿站_高德导出.csv", index=False, encoding="gb18030")
+export.head(3)""",
+    """md:## Stations: refused until their coordinate system is said
+
+Read as they are, these points would sit about 500 m from where the stations are. The reader notices (some points
+fall outside Beijing as given but inside once converted from GCJ-02) and refuses, saying how to fix it:""",
+    """try:
+    read_points(work / "驿站_高德导出.csv", what="our stations")
+except fp.ValidationError as err:
+    print(err)""",
+    """stations = read_points(work / "驿站_高德导出.csv", coord_system="gcj02", prefix="station", what="our stations")
+print(*stations.attrs["read_notes"], sep="\\n")
+stations.head(3)""",
+    """md:A citywide list in a district plan: the stations in the district are kept, the others left out, and the
+plan can say how many.""",
+    """xicheng = fp.beijing_demand(district="Xicheng", cell_size_m=250)
+kept, report = clip_points_to_area(stations, xicheng.townships, what="our stations")
+print(report)
+kept[["site_id", "name", "township_code"]].head(3)""",
+    """md:## Where people live: a population raster
+
+By default people are spread over each township's cells by area. A raster of where people live moves them into
+the built-up cells; every township keeps its census total exactly.""",
+    """import rasterio
+from rasterio.transform import from_origin
+
+px, west, south, east, north = 0.002, 115.4, 39.4, 117.5, 41.1
+counts, _, _ = np.histogram2d(
+    communities["lat"], communities["lon"],
+    bins=[round((north - south) / px), round((east - west) / px)], range=[[south, north], [west, east]],
+)
+grid = counts[::-1].astype("float32")  # raster rows run from north to south
+raster = work / "synthetic_population.tif"
+with rasterio.open(
+    raster, "w", driver="GTiff", width=grid.shape[1], height=grid.shape[0], count=1, dtype="float32",
+    crs="EPSG:4326", transform=from_origin(west, north, px, px),
+) as dst:
+    dst.write(grid, 1)
+
+by_raster = fp.beijing_demand(district="Xicheng", cell_size_m=250, population_raster=raster)
+totals = pd.DataFrame({
+    "by area": xicheng.cells.groupby("township_code")["pop"].sum(),
+    "by raster": by_raster.cells.groupby("township_code")["pop"].sum(),
+})
+assert (totals["by area"] == totals["by raster"]).all()
+totals.head()""",
+    """def densest_tenth(layer):
+    pop = np.sort(layer.cells["pop"].to_numpy())[::-1]
+    return pop[: len(pop) // 10].sum() / pop.sum()
+
+
+print(f"people in the densest tenth of cells: {densest_tenth(xicheng):.0%} by area, "
+      f"{densest_tenth(by_raster):.0%} by the raster")""",
+    """md:## A street network from a file
+
+`facility-planner network fetch --district Haidian --out networks/haidian_walk.graphml` downloads a district's
+walking network once (osmnx, needs the internet) and keeps it as GraphML; later runs read the file offline.
+`.osm.pbf` extracts (Geofabrik) are read too. Every network file is checked on the way in: its CRS, its extent
+against the study area, and how much of it is connected. Here the bundled Zhongguancun streets, saved as GraphML:""",
+    """import networkx as nx
+
+from facility_planner.network import read_network
+from facility_planner.travel import network_travel
+
+streets = read_network(data_dir() / "zhongguancun_osm_roads_wgs84.geojson")
+G = streets.to_networkx()
+G.graph["crs"] = streets.crs
+nx.write_graphml(G, work / "zhongguancun.graphml")
+network = read_network(work / "zhongguancun.graphml")
+network.notes""",
+    """haidian = fp.beijing_demand(district="Haidian", cell_size_m=250, population_raster=raster)
+hull = network.hull(0)
+cells = haidian.centroids()
+cells = cells[cells.geometry.within(hull)]
+ours, _ = clip_points_to_area(stations, haidian.townships)
+ours = ours[ours.to_crs(cells.crs).geometry.within(hull)]
+travel = network_travel(cells, ours, network, time_limit_min=15)
+reached = travel.cost.matrix.getnnz(axis=1) > 0
+older = cells["pop_60"].to_numpy()
+print(f"{len(ours)} of our stations lie in the network's area; {older[reached].sum() / older.sum():.0%} of the "
+      f"{older.sum():,} people aged 60+ there live within a 15-minute walk of one")""",
+]
+
 if __name__ == "__main__":
     HERE.mkdir(exist_ok=True)
     for name, cells in [
@@ -176,6 +287,7 @@ if __name__ == "__main__":
         ("02_eldercare_15min_network", N),
         ("03_cemeteries_per_township", C),
         ("04_compare_scenarios", S),
+        ("05_your_own_data", Y),
     ]:
         nbf.write(nb(cells), HERE / f"{name}.ipynb")
         print("wrote", name)
