@@ -46,3 +46,10 @@ class SolverError(FacilityPlannerError, RuntimeError):
 
 class OutputExistsError(FacilityPlannerError, FileExistsError):
     """Refusing to overwrite existing output."""
+
+
+class OutputPathError(FacilityPlannerError, OSError):
+    """An output path that cannot be written: a file where a folder goes, a read-only or missing folder."""
+
+    def __str__(self) -> str:  # OSError would format (errno, strerror); the message alone says what to do
+        return str(self.args[0]) if self.args else ""

@@ -10,6 +10,8 @@ from typing import Annotated
 import typer
 
 from ._errors import FacilityPlannerError
+from ._interrupt import describe, exit_code_of, handle_signals
+from ._output import check_output_dir, check_output_file, write_output_file
 
 app = typer.Typer(
     help="Plan public service facilities: demand layers, location models, plans and maps.",
@@ -25,18 +27,23 @@ def _root() -> None:
 
 
 def _friendly(func):
-    """Turn our errors into a clear message and exit code 2, never a traceback."""
+    """Turn our errors into a clear message and exit code 2, never a traceback.
+
+    Ctrl-C and SIGTERM stop the command (also inside a HiGHS solve) with one line and exit code 130 / 143; outputs
+    are staged, so an interrupted command leaves the old files and no temporary folder.
+    """
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
-            return func(*args, **kwargs)
+            with handle_signals():
+                return func(*args, **kwargs)
         except FacilityPlannerError as exc:
             typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
             raise typer.Exit(2) from None
-        except KeyboardInterrupt:
-            typer.secho("interrupted; nothing was written.", err=True)
-            raise typer.Exit(130) from None
+        except KeyboardInterrupt as exc:
+            typer.secho(f"stopped by {describe(exc)}; no half-written output was left.", err=True)
+            raise typer.Exit(exit_code_of(exc)) from None
 
     return wrapper
 
@@ -58,7 +65,7 @@ def demand(
     district: Annotated[str | None, typer.Option(help="One district: code, 海淀 or Haidian.")] = None,
     cell_size: Annotated[float, typer.Option("--cell-size", help="Cell size in metres.")] = 500.0,
     shape: Annotated[str, typer.Option(help="square or hex.")] = "square",
-    force: Annotated[bool, typer.Option("--force", help="Overwrite OUT if it exists.")] = False,
+    force: Annotated[bool, typer.Option("--force", metavar="", help="Overwrite OUT if it exists.")] = False,
     boundaries: Annotated[
         Path | None, typer.Option(help="Your own township polygons instead of the bundled data.")
     ] = None,
@@ -70,8 +77,7 @@ def demand(
     """Build the census-controlled demand layer and print a per-district table of totals."""
     from .demand import beijing_demand, demand_from_files
 
-    if out.exists() and not force:
-        raise FacilityPlannerError(f"{out} exists; choose another --out or pass --force to overwrite it.")
+    check_output_file(out, force=force, what="GeoPackage")
     if boundaries is not None or population is not None:
         if boundaries is None or population is None:
             raise FacilityPlannerError("--boundaries and --population go together; give both files.")
@@ -144,21 +150,23 @@ def run(
     scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
     out: Annotated[Path, typer.Option("--out", help="Folder for plan.gpkg, summary.json/csv, maps and report.")],
     district: Annotated[str | None, typer.Option(help="Plan one district only (code, 海淀 or Haidian).")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Replace the contents of a non-empty OUT folder.")] = False,
-    no_maps: Annotated[bool, typer.Option("--no-maps", help="Skip the maps and the report.")] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", metavar="", help="Replace what a previous run wrote in OUT (manifest.json); other files stay."
+        ),
+    ] = False,
+    no_maps: Annotated[bool, typer.Option("--no-maps", metavar="", help="Skip the maps and the report.")] = False,
 ) -> None:
     """Run a scenario: place the facilities and write the plan (atomically: all or nothing)."""
     from .pipeline import run_scenario, validate_scenario
 
-    if out.exists() and out.is_dir() and any(out.iterdir()) and not force:
-        raise FacilityPlannerError(f"{out} is not empty; choose a new --out folder or pass --force to replace it.")
-    if out.exists() and not out.is_dir():
-        raise FacilityPlannerError(f"{out} is a file, not a folder; choose another --out.")
+    check_output_dir(out, force=force)  # before the work: a non-empty --out without --force is refused now
     scn = validate_scenario(scenario)
     plan = run_scenario(scn, district=district)
-    plan.write(out, force=force, maps=False if no_maps else None)
+    written = plan.write(out, force=force, maps=False if no_maps else None)
     _print_summary(plan.summary())
-    for note in plan.notes:
+    for note in [*plan.notes, *written.messages()]:
         typer.echo(f"note: {note}")
     typer.echo(
         f"wrote {out}/ in {plan.seconds.get('total', 0):.1f} s (plan.gpkg, summary.json, summary.csv"
@@ -189,15 +197,18 @@ def maps(
     basemap: Annotated[
         str, typer.Option(help="none (offline), osm, gaode (GCJ-02) or tianditu (TIANDITU_KEY).")
     ] = "none",
+    force: Annotated[
+        bool, typer.Option("--force", metavar="", help="Replace maps drawn before (maps/ or maps_BASEMAP/).")
+    ] = False,
 ) -> None:
-    """Redraw a plan's maps and report (maps/*.html, report.html) from its plan.gpkg and summary.json."""
-    from .maps import read_plan_layers, write_maps
-    from .report import write_report
+    """Redraw a plan's maps from its plan.gpkg and summary.json: offline into maps/ (and report.html), on a web base
+    map into maps_BASEMAP/ (the offline maps stay)."""
+    from ._plan_files import maps_folder, redraw_maps
 
-    layers, summary = read_plan_layers(plan_dir)
-    written = write_maps(layers, plan_dir / "maps", summary=summary, basemap=basemap)
-    write_report(None, plan_dir, summary=summary)
-    typer.echo(f"wrote {len(written)} map(s) in {plan_dir / 'maps'} and {plan_dir / 'report.html'}")
+    written = redraw_maps(plan_dir, basemap=basemap, force=force)
+    folder = plan_dir / maps_folder(basemap)
+    n_maps = sum(f.endswith(".html") and f.startswith(maps_folder(basemap) + "/") for f in written.written)
+    typer.echo(f"wrote {n_maps} map(s) in {folder}" + (f" and {plan_dir / 'report.html'}" if basemap == "none" else ""))
 
 
 @app.command()
@@ -207,10 +218,12 @@ def compare(
     plan_b: Annotated[Path, typer.Argument(help="Second plan folder.")],
     out: Annotated[Path, typer.Option("--out", help="HTML file for the side-by-side map.")],
     district: Annotated[str | None, typer.Option(help="Zoom to one district (code).")] = None,
+    force: Annotated[bool, typer.Option("--force", metavar="", help="Overwrite OUT if it exists.")] = False,
 ) -> None:
     """Two plans side by side (synchronised maps) and a table of their KPI differences."""
     from .maps import compare_summaries, comparison_map, read_plan_layers, save_map
 
+    check_output_file(out, force=force, what="comparison map")
     la, sa = read_plan_layers(plan_a)
     lb, sb = read_plan_layers(plan_b)
     save_map(comparison_map(la, lb, names=(sa["scenario"], sb["scenario"]), district=district), out)
@@ -228,12 +241,15 @@ def benchmark(
         str | None, typer.Option(help="highs (default) or a PuLP solver (cbc, glpk, gurobi, cplex).")
     ] = None,
     time_limit: Annotated[float, typer.Option("--time-limit", help="Seconds per instance.")] = 60.0,
+    force: Annotated[bool, typer.Option("--force", metavar="", help="Overwrite the --json file if it exists.")] = False,
 ) -> None:
     """Solve published instances exactly and compare with their known optima."""
     import json
 
     from .benchmarks import run_family
 
+    if json_out is not None:
+        check_output_file(json_out, force=force, what="JSON file")
     typer.echo(f"{'instance':<20} {'objective':>12} {'optimum':>12} {'gap':>9} {'status':<10} {'seconds':>8}")
 
     def show(r) -> None:
@@ -258,7 +274,7 @@ def benchmark(
             }
             for r in rows
         ]
-        json_out.write_text(json.dumps(data, indent=2))
+        write_output_file(json_out, json.dumps(data, indent=2) + "\n", force=force, what="JSON file")
         typer.echo(f"wrote {json_out}")
     if n_ok < len(rows):
         raise typer.Exit(1)
@@ -301,7 +317,7 @@ def curve(
     time_limits: Annotated[
         str | None, typer.Option("--time-limits", help="Also solve the last exact point at these limits (s): 10,30.")
     ] = None,
-    force: Annotated[bool, typer.Option("--force", help="Replace curve files already in OUT.")] = False,
+    force: Annotated[bool, typer.Option("--force", metavar="", help="Replace curve files already in OUT.")] = False,
 ) -> None:
     """Covered demand against the number of new sites: exact points and a proven envelope between them."""
     from .curves import check_curve_out, curve_for_scenario, write_curve
@@ -353,7 +369,9 @@ def sweep(
         str | None, typer.Option(help="Address of a running Dask scheduler (default: a local cluster).")
     ] = None,
     workers: Annotated[int, typer.Option(help="Worker processes of the local cluster.")] = 2,
-    force: Annotated[bool, typer.Option("--force", help="Replace the contents of a non-empty OUT folder.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", metavar="", help="Replace what a previous sweep wrote in OUT; other files stay.")
+    ] = False,
 ) -> None:
     """What-if sweep: every combination of the --set values as a Dask task; one table, chart and page."""
     from .sweep import run_sweep

@@ -757,9 +757,10 @@ def save_figure(fig, svg: Path, png: Path, *, dpi: int = 150) -> list[str]:
 
 def check_curve_out(out_dir: str | Path, *, force: bool = False) -> None:
     """Refuse a folder that already holds curve files (unless ``force``), before any work is done."""
+    from ._output import check_output_dir
+
     out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise OutputExistsError(f"{out} is a file, not a folder; choose another --out.")
+    check_output_dir(out, force=True)  # a file in its place, a read-only or unreachable folder: a clear error
     there = [n for n in ("curve.csv", "curve.svg", "curve.png", "curve_time.csv") if (out / n).exists()]
     if there and not force:
         raise OutputExistsError(

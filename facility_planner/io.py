@@ -20,7 +20,6 @@ import io
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -33,7 +32,8 @@ import pandas as pd
 import pyproj
 import shapely
 
-from ._errors import OutputExistsError, ValidationError
+from ._errors import ValidationError
+from ._output import reproducible_gpkg, staged_output_file
 from ._validate import Problems
 from .coords import (
     COORD_SYSTEMS,
@@ -1070,15 +1070,11 @@ def write_gpkg(
     ------
     OutputExistsError
         The file exists and ``overwrite`` is False.
+    OutputPathError
+        ``path`` is a folder or its folder cannot be written.
     """
     path = Path(path)
-    if path.exists() and not overwrite:
-        raise OutputExistsError(f"{path} exists; choose another name or pass overwrite=True (--force on the CLI).")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".gpkg", dir=path.parent, prefix=f".{path.stem}-")
-    os.close(fd)
-    os.unlink(tmp)
-    try:
+    with staged_output_file(path, force=overwrite, what="GeoPackage") as tmp, reproducible_gpkg():
         for name, layer in layers.items():
             if isinstance(layer, gpd.GeoDataFrame):
                 out = layer.to_crs(WGS84) if layer.crs is not None else layer
@@ -1095,10 +1091,6 @@ def write_gpkg(
                     if table[col].dtype == object:
                         table[col] = table[col].astype("string")
                 pyogrio.write_dataframe(table, tmp, layer=name, driver="GPKG")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
 
 

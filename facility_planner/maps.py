@@ -25,6 +25,8 @@ import numpy as np
 import pandas as pd
 
 from ._errors import FacilityPlannerError, ValidationError
+from ._output import atomic_write_text
+from ._stable import stable_ids
 from .coords import WGS84, to_gcj02
 from .families import PALETTE
 
@@ -382,16 +384,12 @@ def plan_map(
 
 def save_map(m, path: str | Path) -> Path:
     """Save a folium map as one self-contained HTML file (scripts and styles inlined); refuse external references."""
-    html = inline_html(m.get_root().render())
+    root = m.get_root()
+    html = inline_html(stable_ids(root.render(), root))  # numbered element ids: equal maps are equal bytes
     left = external_references(html)
     if left:
         raise FacilityPlannerError(f"the map still references external files: {left[:3]}")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(html, encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return atomic_write_text(path, html)  # temporary file beside it, renamed into place
 
 
 class OfflineMap:
@@ -447,23 +445,20 @@ def write_maps(
 
 
 def read_plan_layers(plan_dir: str | Path) -> tuple[dict, dict]:
-    """The layers and summary of a written plan folder (for redrawing maps)."""
-    import pyogrio
+    """The layers and summary of a written plan folder (for redrawing maps).
 
-    d = Path(plan_dir)
-    gpkg = d / "plan.gpkg"
-    if not gpkg.exists() or not (d / "summary.json").exists():
-        raise ValidationError(
-            "PLAN_DIR", [f"{d} holds no plan (plan.gpkg and summary.json); run `facility-planner run` first."]
-        )
-    layers = {}
-    for name, _ in pyogrio.list_layers(gpkg):
-        g = gpd.read_file(gpkg, layer=name)
-        for col in g.columns:
-            if col == "existing" or col.startswith("covered") or col == "straight_line_fallback":
-                g[col] = g[col].astype(bool)
-        layers[name] = g
-    return layers, json.loads((d / "summary.json").read_text(encoding="utf-8"))
+    Raises
+    ------
+    ValidationError
+        The folder is not a plan folder, or its plan.gpkg / summary.json is missing, damaged or incomplete; the
+        message names the file and says to run the scenario again.
+    """
+    from ._plan_files import read_plan_folder
+
+    return read_plan_folder(
+        plan_dir,
+        is_bool=lambda col: col in ("existing", "straight_line_fallback") or col.startswith("covered"),
+    )
 
 
 def comparison_map(

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,7 +12,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from ._errors import OutputExistsError
+from ._output import OutputDir, OutputReport
 from .families import FamilyResult
 from .io import write_csv_excel, write_gpkg
 
@@ -193,25 +191,35 @@ class Plan:
             t[f"{key}_sites"] = t["township_code"].map(n).fillna(0).astype(int)
         return t
 
-    def write(self, out_dir: str | Path, *, force: bool = False, maps: bool | None = None) -> Path:
-        """Write plan.gpkg, summary.json, summary.csv (and maps/report when asked), atomically.
+    def write(self, out_dir: str | Path, *, force: bool = False, maps: bool | None = None) -> OutputReport:
+        """Write plan.gpkg, summary.json, summary.csv (and maps/report when asked) and manifest.json, atomically.
 
-        Refuses a non-empty folder unless ``force``; everything is written into a temporary folder first and moved
-        into place only when complete, so a failed run leaves no half-written plan.
+        Everything is written into a temporary folder beside ``out_dir`` first and moved into place only when
+        complete, so a failed or interrupted run leaves no half-written plan and no temporary folder. A non-empty
+        folder is refused unless ``force``; with ``force`` only the files a previous run wrote (its manifest.json)
+        and the files written now are replaced, and anything else in the folder is left in place.
+
+        The run's timings go into manifest.json, not summary.json, so two runs of one scenario write identical
+        plan files (see :mod:`facility_planner._output`).
+
+        Returns
+        -------
+        OutputReport
+            The folder (``Path(report)``) and what was written, replaced, removed and kept (``report.messages()``).
+
+        Raises
+        ------
+        OutputExistsError
+            ``out_dir`` is not empty and ``force`` is False.
+        OutputPathError
+            ``out_dir`` is a file, or its folder cannot be written.
         """
-        out = Path(out_dir)
-        if out.exists() and any(out.iterdir()) and not force:
-            raise OutputExistsError(
-                f"{out} is not empty; choose a new folder or pass --force (force=True) to replace its contents."
-            )
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
-        tmp.chmod(0o755)
-        try:
+        summary = self.summary()
+        seconds = summary.pop("seconds", None)
+        with OutputDir(out_dir, force=force, extra={"seconds": seconds} if seconds else None) as stage:
+            tmp = stage.path
             write_gpkg(tmp / "plan.gpkg", self.layers())
-            (tmp / "summary.json").write_text(
-                json.dumps(self.summary(), ensure_ascii=False, indent=2), encoding="utf-8"
-            )
+            (tmp / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
             write_csv_excel(self.summary_table(), tmp / "summary.csv")
             want_maps = self.scenario.outputs.maps if maps is None else maps
             if want_maps:
@@ -221,19 +229,7 @@ class Plan:
                 write_maps(self, tmp / "maps")
                 if self.scenario.outputs.report:
                     write_report(self, tmp)
-            if out.exists():
-                backup = out.parent / f".{out.name}-old"
-                if backup.exists():
-                    shutil.rmtree(backup)
-                out.rename(backup)
-                tmp.rename(out)
-                shutil.rmtree(backup)
-            else:
-                tmp.rename(out)
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp)
-        return out
+        return stage.report
 
 
 def _plain(v):

@@ -302,6 +302,11 @@ _FIX = {
 }
 
 
+def _short_repr(value, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def scenario_from_dict(data: dict, *, source: str = "<scenario>") -> Scenario:
     """Validate a scenario given as a dict; raise one ScenarioError listing every problem."""
     if not isinstance(data, dict):
@@ -316,7 +321,7 @@ def scenario_from_dict(data: dict, *, source: str = "<scenario>") -> Scenario:
             got = err.get("input")
             fix = _FIX.get(err["type"], "")
             msg = err["msg"].removeprefix("Value error, ")
-            got_s = "" if isinstance(got, dict) or err["type"] in ("missing",) else f" (got {got!r})"
+            got_s = "" if isinstance(got, dict) or err["type"] in ("missing",) else f" (got {_short_repr(got)})"
             problems.append(f"{source}: `{key}`: {msg}{got_s}" + (f"; {fix}." if fix else "."))
         raise ScenarioError(source, problems) from None
 
@@ -380,19 +385,28 @@ def load_scenario(path: str | Path) -> Scenario:
     ScenarioError
         Lists every problem at once with the file, the key and how to fix it.
     """
+    from ._yaml import read_yaml_file_checked
+
     p = Path(path)
-    data = read_yaml(p)
+    data, problems = read_yaml_file_checked(p)  # values YAML misreads (`020`, `1:30`, a key twice) come back here
     if isinstance(data, dict) and "base_dir" not in data:
         data = {**data, "base_dir": str(p.resolve().parent)}
-    return scenario_from_dict(data, source=str(p))
+    try:
+        scn = scenario_from_dict(data, source=str(p))
+    except ScenarioError as exc:
+        problems = [*problems, *exc.problems]
+    if problems:
+        raise ScenarioError(str(p), problems)
+    return scn
 
 
 def read_yaml(path: str | Path):
-    """Parse a YAML file with YAML 1.2 booleans (`no`, `on`, `off` stay strings)."""
-    p = Path(path)
-    if not p.exists():
-        raise ScenarioError(str(p), [f"file not found: {p}"])
-    try:
-        return yaml.load(p.read_text(encoding="utf-8"), Loader=_Yaml12Loader)
-    except yaml.YAMLError as exc:
-        raise ScenarioError(str(p), [f"not valid YAML: {exc}"]) from None
+    """Parse a scenario YAML file with YAML 1.2 booleans (`no`, `on`, `off` stay strings), safely.
+
+    A folder, a binary or non-UTF-8 file, a huge file, nesting deeper than 32 levels, aliases that expand beyond
+    100,000 values, numbers YAML 1.1 misreads (``020`` octal, ``1:30`` base 60) and keys given twice are each a
+    :class:`ScenarioError` with the fix (see :mod:`facility_planner._yaml`).
+    """
+    from ._yaml import read_yaml_file
+
+    return read_yaml_file(path)

@@ -22,7 +22,6 @@ import json
 import logging
 import math
 import re
-import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -33,7 +32,8 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from ._errors import FacilityPlannerError, OutputExistsError, ScenarioError, ValidationError
+from ._errors import FacilityPlannerError, ScenarioError, ValidationError
+from ._output import OutputDir, check_output_dir
 
 _KEY = re.compile(r"^[A-Za-z_][\w-]*(\.[A-Za-z_0-9][\w-]*)*$")
 #: family metrics charted, first found wins (a share reads across runs; a count of sites may be the target itself)
@@ -452,16 +452,15 @@ def write_sweep(
     import matplotlib.pyplot as plt
 
     from .curves import save_figure
-    from .io import replace_dir, write_csv_excel
+    from .io import write_csv_excel
 
     out = Path(out_dir)
     _check_out(out, force)
     table = results_table(runs, results)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
-    tmp.chmod(0o755)
     notes: list[str] = []
-    try:
+    # staged beside OUT and moved in when complete; --force replaces what a sweep wrote (manifest.json), nothing else
+    with OutputDir(out, force=force) as stage:
+        tmp = stage.path
         for run, res in zip(runs, results, strict=True):
             d = tmp / "runs" / run.run_id
             d.mkdir(parents=True)
@@ -489,10 +488,7 @@ def write_sweep(
             _html_page(title, table, (tmp / "sweep.svg").read_text(encoding="utf-8"), notes, scenario_label, keys),
             encoding="utf-8",
         )
-        replace_dir(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
+    notes += stage.report.messages()
     return SweepResult(table, list(runs), out, notes)
 
 
@@ -508,10 +504,7 @@ def _text_leaves(d, prefix: str = "") -> dict[str, str]:
 
 
 def _check_out(out: Path, force: bool) -> None:
-    if out.exists() and not out.is_dir():
-        raise OutputExistsError(f"{out} is a file, not a folder; choose another --out.")
-    if out.exists() and any(out.iterdir()) and not force:
-        raise OutputExistsError(f"{out} is not empty; choose a new --out folder or pass --force to replace it.")
+    check_output_dir(out, force=force)  # a file, a read-only folder, or non-empty without --force: refused
 
 
 def run_sweep(

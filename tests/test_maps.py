@@ -147,6 +147,8 @@ def test_maps_command_redraws(plan_dir):
 
     (plan_dir / "maps" / "index.html").unlink()
     r = CliRunner().invoke(app, ["maps", str(plan_dir)])
+    assert r.exit_code == 2 and "--force" in r.output  # the maps drawn before are not overwritten silently
+    r = CliRunner().invoke(app, ["maps", str(plan_dir), "--force"])
     assert r.exit_code == 0, r.output
     assert (plan_dir / "maps" / "index.html").exists()
     r = CliRunner().invoke(app, ["maps", str(plan_dir.parent / "nothing")])

@@ -16,6 +16,7 @@ import scipy.sparse as sp
 
 from .. import settings
 from .._errors import SolverError, ValidationError
+from .._interrupt import run_highs
 
 INF = math.inf
 
@@ -159,7 +160,7 @@ def _solve_highs(model: MILP, time_limit_s, mip_rel_gap, warm_start, threads, lo
         # with a feasible start, the feasibility-jump heuristic adds nothing, and it does not watch the time limit
         # (measured: a 7 s limit overrun to 75 s on a p-median with 1.7 M rows; see ERGO-Code/HiGHS#885)
         h.setOptionValue("mip_heuristic_run_feasibility_jump", False)
-    h.run()
+    run_highs(h)  # in a worker thread, so Ctrl-C/SIGTERM stop the solve promptly
     seconds = time.perf_counter() - t0
     ms = h.getModelStatus()
     info = h.getInfo()

@@ -1,0 +1,180 @@
+"""Stopping a run cleanly: Ctrl-C and SIGTERM become an exception that unwinds (and cleans up) like any other.
+
+Three pieces:
+
+* :func:`handle_signals` (used by the CLI) makes SIGINT *and* SIGTERM raise :class:`Interrupted`, a
+  ``KeyboardInterrupt``, so ``finally`` blocks run and temporary folders are removed. It installs its handlers even
+  when SIGINT was ignored on entry: a shell starts background jobs (``cmd &``) with SIGINT ignored, which is why
+  ``kill -INT`` used to leave a run going to the end.
+* :func:`run_highs` solves a HiGHS model in a worker thread (highspy releases the GIL while it solves) so the main
+  thread keeps handling signals; on an interrupt it asks HiGHS to stop through its interrupt callbacks, waits briefly
+  for it, and re-raises. A plain ``Highs.run()`` on the main thread would hold every signal until the solver returned
+  (up to the scenario's time limit).
+* :func:`deferred_signals` holds a signal back during a few lines that must not be cut in half (renaming finished
+  files into place, removing a temporary folder) and re-delivers it afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_NAMES = {signal.SIGINT: "Ctrl-C (SIGINT)", signal.SIGTERM: "SIGTERM"}
+
+
+class Interrupted(KeyboardInterrupt):
+    """Raised in the main thread when the process receives SIGINT or SIGTERM under :func:`handle_signals`."""
+
+    def __init__(self, signum: int = signal.SIGINT) -> None:
+        self.signum = int(signum)
+        super().__init__(_NAMES.get(self.signum, f"signal {self.signum}"))
+
+    @property
+    def exit_code(self) -> int:
+        """The shell convention: 128 + the signal number (130 for SIGINT, 143 for SIGTERM)."""
+        return 128 + self.signum
+
+
+def exit_code_of(exc: BaseException) -> int:
+    """Exit code for an interrupt: 128 + signal number; 130 for a bare ``KeyboardInterrupt``."""
+    return exc.exit_code if isinstance(exc, Interrupted) else 128 + int(signal.SIGINT)
+
+
+def describe(exc: BaseException) -> str:
+    """``"Ctrl-C (SIGINT)"`` or ``"SIGTERM"``: what stopped the run, for a one-line message."""
+    return _NAMES.get(exc.signum, f"signal {exc.signum}") if isinstance(exc, Interrupted) else _NAMES[signal.SIGINT]
+
+
+def _raise(signum: int, _frame) -> None:
+    raise Interrupted(signum)
+
+
+def _in_main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+@contextmanager
+def handle_signals() -> Iterator[None]:
+    """Within the block, SIGINT and SIGTERM raise :class:`Interrupted` in the main thread; handlers restored after.
+
+    Does nothing outside the main thread (Python only lets the main thread set handlers).
+    """
+    if not _in_main_thread():
+        yield
+        return
+    old = {s: signal.getsignal(s) for s in _SIGNALS}
+    for s in _SIGNALS:
+        signal.signal(s, _raise)
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h if h is not None else signal.SIG_DFL)
+
+
+@contextmanager
+def deferred_signals() -> Iterator[None]:
+    """Hold SIGINT/SIGTERM back during the block and deliver them when it ends (nested blocks defer to the outer).
+
+    The held signal is re-delivered through the handler that was in place before the block, so a CLI run still stops
+    with :class:`Interrupted`, a notebook gets its ``KeyboardInterrupt``, and a default SIGTERM still ends the process
+    — after the block, never in the middle of it.
+    """
+    if not _in_main_thread() or getattr(_state, "deferring", False):
+        yield
+        return
+    pending: list[int] = []
+    old = {s: signal.getsignal(s) for s in _SIGNALS}
+
+    def hold(signum: int, _frame) -> None:
+        pending.append(signum)
+
+    _state.deferring = True
+    for s in _SIGNALS:
+        signal.signal(s, hold)
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h if h is not None else signal.SIG_DFL)
+        _state.deferring = False
+        if pending:
+            signum = pending[0]
+            handler = old[signum]
+            if callable(handler):
+                handler(signum, None)
+            elif handler == signal.SIG_DFL:
+                os.kill(os.getpid(), signum)
+
+
+class _State(threading.local):
+    deferring = False
+
+
+_state = _State()
+
+
+def run_highs(h, *, grace_s: float = 5.0):
+    """``h.run()`` for a ``highspy.Highs`` model, stopped promptly by Ctrl-C/SIGTERM.
+
+    The solve runs in a worker thread while the main thread waits in short steps (so Python's signal handlers run).
+    On an interrupt the worker is told to stop through HiGHS's interrupt callbacks (simplex, IPM and MIP), given up to
+    ``grace_s`` seconds to return, and the interrupt is re-raised. Outside the main thread this is plain ``h.run()``.
+
+    Returns
+    -------
+    highspy.HighsStatus
+        What ``h.run()`` returned.
+    """
+    if not _in_main_thread():
+        return h.run()
+    stop = threading.Event()
+
+    def on_interrupt_check(event) -> None:
+        if stop.is_set():
+            event.interrupt()
+
+    hooks = [getattr(h, n, None) for n in ("cbSimplexInterrupt", "cbIpmInterrupt", "cbMipInterrupt")]
+    hooks = [c for c in hooks if c is not None and hasattr(c, "subscribe")]
+    for c in hooks:
+        c.subscribe(on_interrupt_check)
+    result: dict = {}
+
+    def work() -> None:
+        try:
+            result["status"] = h.run()
+        except BaseException as exc:  # re-raised in the main thread
+            result["error"] = exc
+        finally:
+            _reset_thread_scheduler()
+
+    worker = threading.Thread(target=work, name="highs-solve", daemon=True)
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(0.05)
+    except BaseException:
+        stop.set()
+        with deferred_signals():
+            worker.join(grace_s)
+        raise
+    finally:
+        for c in hooks:
+            c.unsubscribe(on_interrupt_check)
+    if "error" in result:
+        raise result["error"]
+    return result["status"]
+
+
+def _reset_thread_scheduler() -> None:
+    """Release the worker thread's HiGHS task scheduler, as highspy's own threaded ``solve`` does."""
+    try:
+        from highspy._core import _Highs
+
+        _Highs.resetThreadScheduler(False)
+    except Exception:  # pragma: no cover - older or newer highspy without it: nothing to release
+        pass
