@@ -346,6 +346,9 @@ def build_demand_layer(
     if not z.crs.is_projected:
         raise ValidationError("`crs`", [f"{crs} is not a metric (projected) CRS; use a UTM zone such as EPSG:32650."])
     zgeom = z.geometry.values
+    from ._guards import check_cell_count
+
+    check_cell_count(float(z.geometry.area.sum()) / 1e6, float(cell_size_m), shape=shape)
     polys, rows, cols = grid_cells(tuple(z.total_bounds), float(cell_size_m), shape)
     tree = shapely.STRtree(polys)
     zi, ci = tree.query(zgeom, predicate="intersects")

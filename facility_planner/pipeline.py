@@ -191,6 +191,17 @@ def validate_scenario(path: str | Path) -> Scenario:
                     f"{path}: `{key}`: file not found: {scn.resolve(f)}; fix the path (relative to the scenario file)."
                 )
         problems += _read_named_files(scn, path, missing)
+        try:  # a cell size the machine cannot hold, refused before any work
+            from ._guards import check_cell_count
+
+            d = load_beijing().districts
+            if scn.district and scn.district in set(d["district_code"]) | set(d["name_pinyin"]) | set(d["name_zh"]):
+                d = d[d["district_code"] == resolve_district(d, scn.district)]
+            check_cell_count(
+                float(d.to_crs("EPSG:32650").area.sum()) / 1e6, scn.demand.cell_size_m, shape=scn.demand.shape
+            )
+        except FacilityPlannerError as exc:
+            problems += [f"{path}: `demand.cell_size_m`: {p}" for p in (getattr(exc, "problems", None) or [str(exc)])]
     if problems:
         raise ScenarioError(str(path), problems)
     return scn
