@@ -20,6 +20,7 @@ subgradient search got; its best value equals the LP relaxation's bound (the sub
 
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
@@ -167,6 +168,16 @@ def swap_local_search(
     return x, swaps
 
 
+def _count_open(C: sp.csc_matrix, cols: npt.NDArray[np.int64], n: int) -> npt.NDArray[np.float64]:
+    """For each row, how many of the sites ``cols`` reach it (a gather over the CSC columns; ~6× faster than U @ y)."""
+    st = C.indptr[cols]
+    ln = C.indptr[cols + 1] - st
+    if ln.sum() == 0:
+        return np.zeros(n)
+    idx = C.indices[np.repeat(st - np.r_[0, np.cumsum(ln)[:-1]], ln) + np.arange(ln.sum())]
+    return np.bincount(idx, minlength=n).astype(float)
+
+
 def lagrangian_bound(
     U: sp.csr_matrix,
     wu: npt.NDArray[np.float64],
@@ -187,7 +198,8 @@ def lagrangian_bound(
     ``target_gap`` of ``lower``. Returns (best valid bound, iterations)."""
     U = U.tocsr()
     UT = U.T.tocsr()
-    m = U.shape[1]
+    C = U.tocsc()
+    n = U.shape[0]
     free = allowed & ~required
     free_idx = np.flatnonzero(free)
     req_idx = np.flatnonzero(required)
@@ -224,10 +236,7 @@ def lagrangian_bound(
             break
         if deadline is not None and time.perf_counter() > deadline:
             break
-        y = np.zeros(m)
-        y[req_idx] = 1.0
-        y[top] = 1.0
-        g = zpos.astype(float) - U @ y
+        g = zpos.astype(float) - _count_open(C, np.r_[req_idx, top], n)
         nn = float(g @ g)
         if groups:
             cov_g = np.bincount(codes[has], weights=(wu * zpos)[has], minlength=len(need))
@@ -241,3 +250,120 @@ def lagrangian_bound(
         if groups:
             mu = np.maximum(mu - step * gm, 0.0)
     return best, it
+
+
+def window_search(
+    U: sp.csr_matrix,
+    wu: npt.NDArray[np.float64],
+    x: npt.NDArray[np.bool_],
+    keep_open: npt.NDArray[np.bool_],
+    allowed: npt.NDArray[np.bool_],
+    deadline: float,
+    *,
+    codes: npt.NDArray[np.int64] | None = None,
+    need: npt.NDArray[np.float64] | None = None,
+    hops: int = 2,
+    max_sites: int = 400,
+    window_time_s: float = 1.0,
+) -> tuple[npt.NDArray[np.bool_], int, int]:
+    """Large-neighbourhood search: re-solve small windows of the plan exactly with the MIP.
+
+    A window is an open site and every site within ``hops`` steps of it in the overlap graph (two sites are
+    neighbours when some demand row is reachable from both), so no geometry is needed. Inside the window the same
+    number of sites is re-placed optimally (HiGHS, ``window_time_s`` at most) for the demand not already covered from
+    outside; with group minima the window keeps every group at or above its minimum. Windows are taken around every
+    open site in turn (in a fixed pseudo-random order) until the deadline. Returns (plan, windows improved, tried).
+    """
+    from ._milp import MILP, solve_milp, stack_rows
+
+    U = U.tocsr()
+    C = U.tocsc()
+    UT = C.T.tocsr()
+    overlap = (UT @ U).tocsr()
+    overlap.data[:] = 1
+    groups = codes is not None and need is not None
+    x = x.copy()
+    seeds = np.flatnonzero(x & ~keep_open)
+    np.random.default_rng(0).shuffle(seeds)
+    integral = bool(np.all(wu == np.round(wu)))
+    improved = tried = 0
+    free = allowed & ~keep_open
+    for s in seeds:
+        if time.perf_counter() > deadline:
+            break
+        if not x[s]:
+            continue
+        win = np.zeros(U.shape[1], bool)
+        win[s] = True
+        for _ in range(hops):
+            layer = (np.asarray(overlap[np.flatnonzero(win)].sum(axis=0)).ravel() > 0) & free & ~win
+            room = max_sites - int(win.sum())
+            idx = np.flatnonzero(layer)
+            if len(idx) > room:
+                idx = np.sort(np.random.default_rng(int(s)).choice(idx, room, replace=False))
+            win[idx] = True
+        widx = np.flatnonzero(win & free)
+        k = int(x[widx].sum())
+        outside = x.copy()
+        outside[widx] = False
+        cov_out = np.asarray(U @ outside.astype(float)).ravel() > 0
+        rows = np.flatnonzero(np.asarray(C[:, widx].sum(axis=1)).ravel() > 0)
+        rows = rows[~cov_out[rows]]
+        if len(rows) == 0:
+            continue
+        Sub = U[rows][:, widx].tocsr()
+        nr, nc = Sub.shape
+        z_now = np.asarray(Sub @ x[widx].astype(float)).ravel() > 0
+        cur = float(wu[rows][z_now].sum())
+        blocks = [
+            (sp.hstack([-Sub, sp.identity(nr, format="csr")], format="csr"), -math.inf, 0.0),
+            (sp.csr_matrix(np.r_[np.ones(nc), np.zeros(nr)][None, :]), k, k),
+        ]
+        if groups:
+            in_win = np.zeros(U.shape[0], bool)
+            in_win[rows] = True
+            covered_all = np.asarray(U @ x.astype(float)).ravel() > 0
+            fixed_g = group_cover(covered_all & ~in_win, wu, codes, len(need))
+            rc = codes[rows]
+            gi = np.unique(rc[rc >= 0])
+            gi = gi[need[gi] - fixed_g[gi] > 1e-9]
+            if len(gi):
+                sel = np.isin(rc, gi)
+                Gm = sp.csr_matrix(
+                    (wu[rows][sel], (np.searchsorted(gi, rc[sel]), np.flatnonzero(sel))), shape=(len(gi), nr)
+                )
+                blocks.append(
+                    (sp.hstack([sp.csr_matrix((len(gi), nc)), Gm], format="csr"), need[gi] - fixed_g[gi], math.inf)
+                )
+        A, rl, ru = stack_rows(blocks, nc + nr)
+        milp = MILP(
+            c=np.r_[np.zeros(nc), wu[rows]],
+            A=A,
+            row_lower=rl,
+            row_upper=ru,
+            lower=np.zeros(nc + nr),
+            upper=np.ones(nc + nr),
+            integer=np.r_[np.ones(nc, bool), np.zeros(nr, bool)],
+            maximize=True,
+            integral_objective=integral,
+        )
+        ws = np.r_[x[widx].astype(float), z_now.astype(float)]
+        left = deadline - time.perf_counter()
+        if left <= 0.01:
+            break
+        raw = solve_milp(milp, time_limit_s=min(window_time_s, left), mip_rel_gap=0.0, warm_start=ws)
+        tried += 1
+        if raw.x is None:
+            continue
+        y = raw.x[:nc] > 0.5
+        z = np.asarray(Sub @ y.astype(float)).ravel() > 0
+        if int(y.sum()) == k and float(wu[rows][z].sum()) > cur + 1e-9:
+            cand = x.copy()
+            cand[widx] = y
+            if groups:
+                cov = np.asarray(U @ cand.astype(float)).ravel() > 0
+                if not np.all(group_cover(cov, wu, codes, len(need)) >= need - 1e-9):
+                    continue
+            x = cand
+            improved += 1
+    return x, improved, tried
