@@ -34,6 +34,18 @@ def group_cover(covered: npt.NDArray[np.bool_], wu, codes, n_groups: int) -> npt
     return np.bincount(codes[has], weights=np.where(covered, wu, 0.0)[has], minlength=n_groups)
 
 
+def _exclusive(C: sp.csr_matrix, opens: npt.NDArray[np.int64], cnt: npt.NDArray[np.float64]):
+    """Rows covered by exactly one open site, with that site's position in ``opens``; ``C`` = Uᵀ in CSR (a gather)."""
+    st = C.indptr[opens]
+    ln = C.indptr[opens + 1] - st
+    if ln.sum() == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    rows = C.indices[np.repeat(st - np.r_[0, np.cumsum(ln)[:-1]], ln) + np.arange(ln.sum())]
+    k = np.repeat(np.arange(len(opens)), ln)
+    one = cnt[rows] == 1
+    return rows[one], k[one]
+
+
 def repair_groups(
     U: sp.csr_matrix,
     wu: npt.NDArray[np.float64],
@@ -70,9 +82,7 @@ def repair_groups(
         if gain[j] <= 0:
             break
         opens = np.flatnonzero(x & ~keep_open)
-        one = np.flatnonzero(cnt == 1)
-        Uo = U[one][:, opens].tocoo()
-        rows1, kcol = one[Uo.row], Uo.col
+        rows1, kcol = _exclusive(UT, opens, cnt)
         loss = np.bincount(kcol, weights=wu[rows1], minlength=len(opens))
         # loss per (open site, group): closing k must keep every group at or above its minimum (or where it was)
         hr = has[rows1]
@@ -124,9 +134,7 @@ def swap_local_search(
         unc = np.where(cnt == 0, wu, 0.0)
         gain = UT @ unc
         gain[x | ~allowed] = -np.inf
-        one = np.flatnonzero(cnt == 1)
-        Uo = U[one][:, opens].tocoo()
-        rows1, kcol = one[Uo.row], Uo.col
+        rows1, kcol = _exclusive(UT, opens, cnt)
         loss = np.bincount(kcol, weights=wu[rows1], minlength=len(opens))
         loss[keep_open[opens]] = np.inf
         K = sp.csr_matrix((wu[rows1], (rows1, kcol)), shape=(n, len(opens)))

@@ -270,14 +270,21 @@ def max_cover(
     x0 = None
     n_swaps = 0
     if not prep.rows:
-        ls_deadline = t0 + 0.15 * time_limit_s
         x0 = greedy_max_cover(U, wu, p_lo, prep.required.copy(), upper > 0)
-        x0, n_swaps = swap_local_search(U, wu, x0, prep.required, upper > 0, deadline=ls_deadline)
+        x0, n_swaps = swap_local_search(U, wu, x0, prep.required, upper > 0, deadline=t0 + 0.1 * time_limit_s)
         if grp and grp.need_any:
-            x0 = repair_groups(U, wu, x0, prep.required, upper > 0, codes_u, grp.need, deadline=ls_deadline)
+            # the repair must finish for the plan to be usable: it may take up to half the time limit
+            x0 = repair_groups(U, wu, x0, prep.required, upper > 0, codes_u, grp.need, deadline=t0 + 0.5 * time_limit_s)
             if _meets(U, wu, x0, codes_u, grp.need):
                 x0, more = swap_local_search(
-                    U, wu, x0, prep.required, upper > 0, codes=codes_u, need=grp.need, deadline=ls_deadline
+                    U,
+                    wu,
+                    x0,
+                    prep.required,
+                    upper > 0,
+                    codes=codes_u,
+                    need=grp.need,
+                    deadline=max(t0 + 0.2 * time_limit_s, time.perf_counter() + 0.02 * time_limit_s),
                 )
                 n_swaps += more
             else:
