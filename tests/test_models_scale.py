@@ -95,8 +95,30 @@ def test_lagrangian_bound_is_valid_for_any_effort(seed):
     best = _brute_max_cover(A, w, p)
     req, allowed = np.zeros(8, bool), np.ones(8, bool)
     for iters in (1, 5, 50, 500):
-        b, _ = lagrangian_bound(A.tocsr(), w, p, req, allowed, 0.0, max_iter=iters)
+        b, _, _ = lagrangian_bound(A.tocsr(), w, p, req, allowed, 0.0, max_iter=iters)
         assert b >= best - 1e-6
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_lagrangian_bound_with_group_minima_is_valid(seed):
+    import pandas as pd
+
+    A, w, groups = _instance(seed, n=30, m=8, radius=350)
+    p = 2
+    best = _brute_max_cover(A, w, p, groups, {"west": 0.3, "east": 0.3})
+    if best is None:
+        return
+    codes, _ = pd.factorize(pd.Series(groups))
+    W = np.bincount(codes, weights=w)
+    need = 0.3 * W
+    req, allowed = np.zeros(8, bool), np.ones(8, bool)
+    _, _, lam = lagrangian_bound(A.tocsr(), w, p, req, allowed, 0.0, max_iter=20)
+    for iters in (1, 5, 50, 500):
+        for lam0 in (None, lam):
+            b, _, _ = lagrangian_bound(
+                A.tocsr(), w, p, req, allowed, 0.0, codes=codes, need=need, group_weight=W, max_iter=iters, lam0=lam0
+            )
+            assert b >= best - 1e-6
 
 
 @pytest.mark.parametrize("seed", range(5))

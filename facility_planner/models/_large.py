@@ -200,10 +200,12 @@ def lagrangian_bound(
     deadline: float | None = None,
     max_iter: int = 3000,
     target_gap: float = 0.0,
-) -> tuple[float, int]:
+    lam0: npt.NDArray[np.float64] | None = None,
+) -> tuple[float, int, npt.NDArray[np.float64]]:
     """Subgradient minimisation of the Lagrangian bound (module docstring); ``lower`` is the incumbent's value, the
     Polyak target. Stops at ``max_iter``, the deadline, a step that vanished, or when the bound is within
-    ``target_gap`` of ``lower``. Returns (best valid bound, iterations)."""
+    ``target_gap`` of ``lower``; ``lam0`` starts the multipliers (e.g. from a run without group minima). Returns
+    (best valid bound, iterations, the multipliers λ of the best bound)."""
     U = U.tocsr()
     UT = U.T.tocsr()
     C = U.tocsc()
@@ -218,9 +220,10 @@ def lagrangian_bound(
         mu = np.zeros(len(need))  # ν_g = mu_g / W_g: mu's subgradient is a share, same scale as λ's
         has = codes >= 0
     deg = np.maximum(np.diff(U.indptr), 1)
-    lam = wu / deg
+    lam = wu / deg if lam0 is None else lam0.copy()
+    lam_best = lam
     best = np.inf
-    alpha, since, it = 2.0, 0, 0
+    alpha, since, it = (2.0 if lam0 is None else 0.25), 0, 0
     for it in range(1, max_iter + 1):  # noqa: B007
         if groups:
             nu_row = np.where(has, mu[np.maximum(codes, 0)] / gw[np.maximum(codes, 0)], 0.0)
@@ -235,7 +238,7 @@ def lagrangian_bound(
         if groups:
             L -= float(np.sum(mu * need / gw))
         if L < best - 1e-9 * max(1.0, abs(best) if np.isfinite(best) else 1.0):
-            best, since = L, 0
+            best, since, lam_best = L, 0, lam
         else:
             since += 1
             if since >= 20:
@@ -257,7 +260,7 @@ def lagrangian_bound(
         lam = np.clip(lam + step * g, 0.0, cap)
         if groups:
             mu = np.maximum(mu - step * gm, 0.0)
-    return best, it
+    return best, it, lam_best
 
 
 def window_search(
