@@ -38,7 +38,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .._errors import ValidationError
-from ._milp import MILP, RawResult, pad_columns, relative_gap, solver_options, stack_rows
+from ._milp import MILP, RawResult, _new_highs, pad_columns, relative_gap, solver_options, stack_rows
 from .base import SideConstraints, Solution, check_p, run
 
 #: coverage pairs up to which the rows x_ij ≤ y_j are added (they tighten the LP, and cost one row per pair)
@@ -87,7 +87,7 @@ def served_by(
     rows_j = sp.csr_matrix((np.ones(ne), (c, np.arange(ne))), shape=(len(cols), ne))
     used_i = np.flatnonzero(np.diff(rows_i.indptr) > 0)
     A = sp.vstack([rows_i[used_i], rows_j]).tocsc()
-    h = highspy.Highs()
+    h = _new_highs(highspy, False)
     h.setOptionValue("output_flag", False)
     lp = highspy.HighsLp()
     lp.num_col_, lp.num_row_ = ne, A.shape[0]
