@@ -48,10 +48,20 @@ class RulePrice:
     total_weight: float
 
     @property
+    def ruled_bound(self) -> float:
+        """Proven bound with the rule: the better of its own and the free one (a rule only removes plans)."""
+        bounds = [b for b in (self.ruled.best_bound, self.free.best_bound) if b is not None]
+        return min(bounds) if bounds else self.ruled.objective
+
+    @property
+    def price_found(self) -> float:
+        """Covered weight of the free plan minus that of the plan with the rule (not proven unless both are)."""
+        return self.free.objective - self.ruled.objective
+
+    @property
     def price_low(self) -> float:
         """Proven lower bound on the covered weight the rule costs."""
-        b = self.ruled.best_bound if self.ruled.best_bound is not None else self.ruled.objective
-        return max(0.0, self.free.objective - b)
+        return max(0.0, self.free.objective - self.ruled_bound)
 
     @property
     def price_high(self) -> float:
@@ -77,7 +87,11 @@ class RulePrice:
         fshare = 100 * self.free.objective / self.total_weight if self.total_weight else 0.0
         rshare = 100 * self.ruled.objective / self.total_weight if self.total_weight else 0.0
         bound = f" (proven ≤ {100 * fb / self.total_weight:.1f}%)" if fb is not None and self.total_weight else ""
-        return f"{self.name} costs {price} of coverage: {fshare:.1f}% covered without it{bound}, {rshare:.1f}% with it."
+        text = f"{self.name} costs {price} of coverage: {fshare:.1f}% covered without it{bound}, {rshare:.1f}% with it"
+        if abs(hi - lo) >= 0.05:
+            found = 100 * self.price_found / self.total_weight if self.total_weight else 0.0
+            text += f" (the plans found differ by {found:.1f} points; the interval is what is proven)"
+        return text + "."
 
     def summary(self) -> dict:
         """A plain dict for JSON."""
@@ -86,7 +100,8 @@ class RulePrice:
             "objective_free": self.free.objective,
             "bound_free": self.free.best_bound,
             "objective_rule": self.ruled.objective,
-            "bound_rule": self.ruled.best_bound,
+            "bound_rule": self.ruled_bound,
+            "price_found": self.price_found,
             "price_low": self.price_low,
             "price_high": self.price_high,
             "points_low": self.points_low,
