@@ -283,7 +283,8 @@ def window_search(
     neighbours when some demand row is reachable from both), so no geometry is needed. Inside the window the same
     number of sites is re-placed optimally (HiGHS, ``window_time_s`` at most) for the demand not already covered from
     outside; with group minima the window keeps every group at or above its minimum. Windows are taken around every
-    open site in turn (in a fixed pseudo-random order) until the deadline. Returns (plan, windows improved, tried).
+    open site in turn (in a fixed pseudo-random order), pass after pass while a pass improves the plan, until the
+    deadline. Returns (plan, windows improved, tried).
     """
     from ._milp import MILP, solve_milp, stack_rows
 
@@ -294,12 +295,20 @@ def window_search(
     overlap.data[:] = 1
     groups = codes is not None and need is not None
     x = x.copy()
-    seeds = np.flatnonzero(x & ~keep_open)
-    np.random.default_rng(0).shuffle(seeds)
     integral = bool(np.all(wu == np.round(wu)))
     improved = tried = 0
     free = allowed & ~keep_open
-    for s in seeds:
+    rng = np.random.default_rng(0)
+    seeds: list = []
+    last_pass_improved = True
+    while True:
+        if not seeds:
+            # a new pass over every open site, while the previous pass improved something and time remains
+            if not last_pass_improved or time.perf_counter() > deadline:
+                break
+            seeds = list(rng.permutation(np.flatnonzero(x & ~keep_open)))
+            last_pass_improved = False
+        s = seeds.pop()
         if time.perf_counter() > deadline:
             break
         if not x[s]:
@@ -377,4 +386,5 @@ def window_search(
                     continue
             x = cand
             improved += 1
+            last_pass_improved = True
     return x, improved, tried

@@ -343,6 +343,12 @@ def max_cover(
             bound, iters, _ = lagrangian_bound(
                 U, wu, p_lo, prep.required, upper > 0, lower, deadline=deadline, target_gap=mip_rel_gap
             )
+        if time.perf_counter() < deadline - 0.02 * time_limit_s:
+            # the bound converged early: spend what is left on the plan
+            x0, b2, w2 = window_search(U, wu, x0, prep.required, upper > 0, deadline, **gkw)
+            x0, more = swap_local_search(U, wu, x0, prep.required, upper > 0, deadline=deadline, **gkw)
+            n_better, n_windows, n_swaps = n_better + b2, n_windows + w2, n_swaps + more
+            lower = float(wu[np.asarray(U @ x0.astype(float)).ravel() > 0].sum())
         if np.all(wu == np.round(wu)):
             bound = math.floor(bound + 1e-6)
         bound = max(bound, lower)
