@@ -266,10 +266,10 @@ def max_cover(
     grp = _groups(groups, min_group_share, M, w, reach)
     keep = reach & (w > 0)
     codes_rows = grp.codes[keep] if grp else None
-    U, wu, _ = merge_identical_rows(R[keep], w[keep], codes_rows)
+    U, wu, row_code = merge_identical_rows(R[keep], w[keep], codes_rows)
     codes_u = None
     if grp:
-        first = np.unique(_, return_index=True)[1]
+        first = np.unique(row_code, return_index=True)[1]
         codes_u = codes_rows[first]
     m = R.shape[1]
     nu = U.shape[0]
