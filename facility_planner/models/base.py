@@ -37,6 +37,11 @@ class Solution:
         ``selected`` split by whether the site was required (existing).
     assignment
         ``demand_id``, ``site_id`` (nearest open site that reaches it, or None), ``cost``, ``covered``.
+    requested_gap
+        The relative gap the caller asked for (``mip_rel_gap``); None when the model does not record it.
+    gap_exceeded
+        True when the plan is *not* proven within ``requested_gap`` (the gap is larger, or unknown): the plan must
+        then be presented as "best found, gap x%", never as optimal.
     """
 
     model: str
@@ -53,6 +58,16 @@ class Solution:
     size: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     extra: dict = field(default_factory=dict)
+    requested_gap: float | None = None
+
+    @property
+    def gap_exceeded(self) -> bool:
+        if self.requested_gap is None:
+            return False
+        if self.gap is None:
+            return self.status != "optimal"
+        # relative tolerance: the solver stops at its gap up to rounding
+        return self.gap > self.requested_gap * (1 + 1e-6) + 1e-12
 
     @property
     def new_sites(self) -> list:
@@ -71,6 +86,8 @@ class Solution:
             "objective": self.objective,
             "best_bound": self.best_bound,
             "gap": self.gap,
+            "requested_gap": self.requested_gap,
+            "gap_exceeded": self.gap_exceeded,
             "seconds": round(self.seconds, 3),
             "build_seconds": round(self.build_seconds, 3),
             "sites": len(self.selected),

@@ -1,0 +1,390 @@
+r"""Heuristics and bounds for large maximal-covering models: repair of group minima, swap local search and a
+Lagrangian upper bound.
+
+All functions work on the reduced problem built by :func:`facility_planner.models.coverage.max_cover`: ``U`` is the
+0/1 coverage matrix (merged demand rows × candidate sites, CSR), ``wu`` the row weights.
+
+Lagrangian bound (Galvão & ReVelle 1996's relaxation of maximal covering). Relax every link
+:math:`z_i \le \sum_{j \in N_i} y_j` with :math:`\lambda_i \ge 0`, and every group minimum
+:math:`\sum_{i \in g} w_i z_i \ge s_g W_g` with :math:`\nu_g \ge 0`:
+
+.. math::
+    L(\lambda, \nu) = \sum_i \max\bigl(0,\, w_i (1 + \nu_{g(i)}) - \lambda_i\bigr)
+        + \sum_{j \in E} c_j + \max_{|S| = p,\, S \subseteq A \setminus E} \sum_{j \in S} c_j
+        - \sum_g \nu_g s_g W_g, \qquad c_j = \sum_{i \in N_j} \lambda_i,
+
+with :math:`E` the required sites and :math:`A` the allowed ones. For *any* :math:`\lambda, \nu \ge 0` this is an upper
+bound on the covered weight of every feasible plan (weak duality), so the bound reported is valid however far the
+subgradient search got; its best value equals the LP relaxation's bound (the subproblem, a sort, has integral optima).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+
+
+def group_cover(covered: npt.NDArray[np.bool_], wu, codes, n_groups: int) -> npt.NDArray[np.float64]:
+    """Covered weight per group (rows with code -1 belong to no group)."""
+    has = codes >= 0
+    return np.bincount(codes[has], weights=np.where(covered, wu, 0.0)[has], minlength=n_groups)
+
+
+def _exclusive(C: sp.csr_matrix, opens: npt.NDArray[np.int64], cnt: npt.NDArray[np.float64]):
+    """Rows covered by exactly one open site, with that site's position in ``opens``; ``C`` = Uᵀ in CSR (a gather)."""
+    st = C.indptr[opens]
+    ln = C.indptr[opens + 1] - st
+    if ln.sum() == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    rows = C.indices[np.repeat(st - np.r_[0, np.cumsum(ln)[:-1]], ln) + np.arange(ln.sum())]
+    k = np.repeat(np.arange(len(opens)), ln)
+    one = cnt[rows] == 1
+    return rows[one], k[one]
+
+
+def repair_groups(
+    U: sp.csr_matrix,
+    wu: npt.NDArray[np.float64],
+    x: npt.NDArray[np.bool_],
+    keep_open: npt.NDArray[np.bool_],
+    allowed: npt.NDArray[np.bool_],
+    codes: npt.NDArray[np.int64],
+    need: npt.NDArray[np.float64],
+    *,
+    deadline: float | None = None,
+) -> npt.NDArray[np.bool_]:
+    """Move sites until every group minimum holds (or no move helps): open the site covering the most uncovered weight
+    of the groups short of their minimum, and close the open site whose loss is smallest among those whose closing
+    keeps every group that meets its minimum at or above it. Starts from a good unconstrained plan, so only the short
+    groups pay. The result may still miss a minimum (the caller checks)."""
+    U = U.tocsr()
+    UT = U.T.tocsr()
+    n_groups = len(need)
+    x = x.copy()
+    has = codes >= 0
+    for _ in range(int(x.sum()) + 1):
+        if deadline is not None and time.perf_counter() > deadline:
+            break
+        cnt = np.asarray(U @ x.astype(float)).ravel()
+        covered = cnt > 0
+        gc = group_cover(covered, wu, codes, n_groups)
+        short = gc < need - 1e-9
+        if not short.any():
+            break
+        in_short = has & short[np.maximum(codes, 0)]
+        gain = UT @ np.where(~covered & in_short, wu, 0.0)
+        gain[x | ~allowed] = -1
+        j = int(np.argmax(gain))
+        if gain[j] <= 0:
+            break
+        opens = np.flatnonzero(x & ~keep_open)
+        rows1, kcol = _exclusive(UT, opens, cnt)
+        loss = np.bincount(kcol, weights=wu[rows1], minlength=len(opens))
+        # loss per (open site, group): closing k must keep every group at or above its minimum (or where it was)
+        hr = has[rows1]
+        Lg = sp.csr_matrix((wu[rows1][hr], (kcol[hr], codes[rows1][hr])), shape=(len(opens), n_groups)).toarray()
+        col = UT.indices[UT.indptr[j] : UT.indptr[j + 1]]
+        hc = has[col]
+        gain_g = np.bincount(codes[col][hc], weights=np.where(covered[col], 0.0, wu[col])[hc], minlength=n_groups)
+        after = gc + gain_g
+        ok = np.all((after[None, :] - Lg >= need[None, :] - 1e-9) | (Lg == 0), axis=1)
+        if not ok.any():
+            break
+        k = opens[np.flatnonzero(ok)[np.argmin(loss[ok])]]
+        x[k] = False
+        x[j] = True
+    return x
+
+
+def swap_local_search(
+    U: sp.csr_matrix,
+    wu: npt.NDArray[np.float64],
+    x: npt.NDArray[np.bool_],
+    keep_open: npt.NDArray[np.bool_],
+    allowed: npt.NDArray[np.bool_],
+    *,
+    codes: npt.NDArray[np.int64] | None = None,
+    need: npt.NDArray[np.float64] | None = None,
+    deadline: float | None = None,
+    max_swaps: int = 100_000,
+) -> tuple[npt.NDArray[np.bool_], int]:
+    """Best-improvement interchange (one site out, one in) until no swap improves or time runs out.
+
+    Each round prices every swap at once: closing open site k loses the weight only k covers; opening j gains the
+    uncovered weight in its reach plus what it covers of k's exclusive weight (the sparse product
+    ``Uᵀ · K`` over exclusively covered rows). With group minima, a swap is taken only if every minimum still holds.
+    Returns the improved plan and the number of swaps made.
+    """
+    U = U.tocsr()
+    UT = U.T.tocsr()
+    n = U.shape[0]
+    x = x.copy()
+    groups = codes is not None and need is not None
+    n_groups = len(need) if groups else 0
+    swaps = 0
+    while swaps < max_swaps and (deadline is None or time.perf_counter() < deadline):
+        opens = np.flatnonzero(x)
+        if len(opens) == 0 or not allowed[~x].any():
+            break
+        cnt = np.asarray(U @ x.astype(float)).ravel()
+        unc = np.where(cnt == 0, wu, 0.0)
+        gain = UT @ unc
+        gain[x | ~allowed] = -np.inf
+        rows1, kcol = _exclusive(UT, opens, cnt)
+        loss = np.bincount(kcol, weights=wu[rows1], minlength=len(opens))
+        loss[keep_open[opens]] = np.inf
+        K = sp.csr_matrix((wu[rows1], (rows1, kcol)), shape=(n, len(opens)))
+        S = (UT @ K).tocoo()
+        cand_val = gain[S.row] - loss[S.col] + S.data
+        cand_j, cand_k = S.row, S.col
+        # pairs with no overlap: the best is the best gain with the smallest loss (overlap only adds)
+        j0, k0 = int(np.argmax(gain)), int(np.argmin(loss))
+        if np.isfinite(gain[j0]) and np.isfinite(loss[k0]):
+            ov = float(K[:, [k0]].multiply(U[:, [j0]]).sum()) if K.nnz else 0.0
+            cand_val = np.r_[cand_val, gain[j0] - loss[k0] + ov]
+            cand_j, cand_k = np.r_[cand_j, j0], np.r_[cand_k, k0]
+        ok = np.isfinite(cand_val) & (cand_val > 1e-9 * max(1.0, float(wu.sum())))
+        if not ok.any():
+            break
+        order = np.flatnonzero(ok)[np.argsort(-cand_val[ok])]
+        done = False
+        if not groups:
+            b = order[0]
+            x[opens[cand_k[b]]] = False
+            x[cand_j[b]] = True
+            done = True
+        else:
+            covered = cnt > 0
+            base = group_cover(covered, wu, codes, n_groups)
+            for b in order[:50]:
+                y = x.copy()
+                y[opens[cand_k[b]]] = False
+                y[cand_j[b]] = True
+                cov_new = np.asarray(U @ y.astype(float)).ravel() > 0
+                gc = group_cover(cov_new, wu, codes, n_groups)
+                if np.all((gc >= need - 1e-9) | (gc >= base - 1e-9)):
+                    x = y
+                    done = True
+                    break
+        if not done:
+            break
+        swaps += 1
+    return x, swaps
+
+
+def _count_open(C: sp.csc_matrix, cols: npt.NDArray[np.int64], n: int) -> npt.NDArray[np.float64]:
+    """For each row, how many of the sites ``cols`` reach it (a gather over the CSC columns; ~6× faster than U @ y)."""
+    st = C.indptr[cols]
+    ln = C.indptr[cols + 1] - st
+    if ln.sum() == 0:
+        return np.zeros(n)
+    idx = C.indices[np.repeat(st - np.r_[0, np.cumsum(ln)[:-1]], ln) + np.arange(ln.sum())]
+    return np.bincount(idx, minlength=n).astype(float)
+
+
+def lagrangian_bound(
+    U: sp.csr_matrix,
+    wu: npt.NDArray[np.float64],
+    p: int,
+    required: npt.NDArray[np.bool_],
+    allowed: npt.NDArray[np.bool_],
+    lower: float,
+    *,
+    codes: npt.NDArray[np.int64] | None = None,
+    need: npt.NDArray[np.float64] | None = None,
+    group_weight: npt.NDArray[np.float64] | None = None,
+    deadline: float | None = None,
+    max_iter: int = 3000,
+    target_gap: float = 0.0,
+    lam0: npt.NDArray[np.float64] | None = None,
+) -> tuple[float, int, npt.NDArray[np.float64]]:
+    """Subgradient minimisation of the Lagrangian bound (module docstring); ``lower`` is the incumbent's value, the
+    Polyak target. Stops at ``max_iter``, the deadline, a step that vanished, or when the bound is within
+    ``target_gap`` of ``lower``; ``lam0`` starts the multipliers (e.g. from a run without group minima). Returns
+    (best valid bound, iterations, the multipliers λ of the best bound)."""
+    U = U.tocsr()
+    UT = U.T.tocsr()
+    C = U.tocsc()
+    n = U.shape[0]
+    free = allowed & ~required
+    free_idx = np.flatnonzero(free)
+    req_idx = np.flatnonzero(required)
+    p = min(p, len(free_idx))
+    groups = codes is not None and need is not None and len(need) > 0
+    if groups:
+        gw = np.maximum(group_weight, 1e-12)
+        mu = np.zeros(len(need))  # ν_g = mu_g / W_g: mu's subgradient is a share, same scale as λ's
+        has = codes >= 0
+    deg = np.maximum(np.diff(U.indptr), 1)
+    lam = wu / deg if lam0 is None else lam0.copy()
+    lam_best = lam
+    best = np.inf
+    alpha, since, it = (2.0 if lam0 is None else 0.25), 0, 0
+    for it in range(1, max_iter + 1):  # noqa: B007
+        if groups:
+            nu_row = np.where(has, mu[np.maximum(codes, 0)] / gw[np.maximum(codes, 0)], 0.0)
+            a = wu * (1.0 + nu_row) - lam
+        else:
+            a = wu - lam
+        c = UT @ lam
+        cf = c[free_idx]
+        top = free_idx[np.argpartition(-cf, p - 1)[:p]] if 0 < p < len(free_idx) else free_idx[:p]
+        zpos = a > 0
+        L = float(np.sum(a[zpos]) + c[req_idx].sum() + c[top].sum())
+        if groups:
+            L -= float(np.sum(mu * need / gw))
+        if L < best - 1e-9 * max(1.0, abs(best) if np.isfinite(best) else 1.0):
+            best, since, lam_best = L, 0, lam
+        else:
+            since += 1
+            if since >= 20:
+                alpha, since = alpha / 2, 0
+        if best - lower <= target_gap * max(abs(lower), 1e-9) or alpha < 1e-6:
+            break
+        if deadline is not None and time.perf_counter() > deadline:
+            break
+        g = zpos.astype(float) - _count_open(C, np.r_[req_idx, top], n)
+        nn = float(g @ g)
+        if groups:
+            cov_g = np.bincount(codes[has], weights=(wu * zpos)[has], minlength=len(need))
+            gm = (need - cov_g) / gw  # ∂L/∂mu
+            nn += float(gm @ gm)
+        if nn == 0:
+            break
+        step = alpha * max(L - lower, 1e-9 * max(abs(L), 1.0)) / nn
+        cap = wu * (1.0 + nu_row) if groups else wu
+        lam = np.clip(lam + step * g, 0.0, cap)
+        if groups:
+            mu = np.maximum(mu - step * gm, 0.0)
+    return best, it, lam_best
+
+
+def window_search(
+    U: sp.csr_matrix,
+    wu: npt.NDArray[np.float64],
+    x: npt.NDArray[np.bool_],
+    keep_open: npt.NDArray[np.bool_],
+    allowed: npt.NDArray[np.bool_],
+    deadline: float,
+    *,
+    codes: npt.NDArray[np.int64] | None = None,
+    need: npt.NDArray[np.float64] | None = None,
+    hops: int = 2,
+    max_sites: int = 400,
+    window_time_s: float = 1.0,
+) -> tuple[npt.NDArray[np.bool_], int, int]:
+    """Large-neighbourhood search: re-solve small windows of the plan exactly with the MIP.
+
+    A window is an open site and every site within ``hops`` steps of it in the overlap graph (two sites are
+    neighbours when some demand row is reachable from both), so no geometry is needed. Inside the window the same
+    number of sites is re-placed optimally (HiGHS, ``window_time_s`` at most) for the demand not already covered from
+    outside; with group minima the window keeps every group at or above its minimum. Windows are taken around every
+    open site in turn (in a fixed pseudo-random order), pass after pass while a pass improves the plan, until the
+    deadline. Returns (plan, windows improved, tried).
+    """
+    from ._milp import MILP, solve_milp, stack_rows
+
+    U = U.tocsr()
+    C = U.tocsc()
+    UT = C.T.tocsr()
+    overlap = (UT @ U).tocsr()
+    overlap.data[:] = 1
+    groups = codes is not None and need is not None
+    x = x.copy()
+    integral = bool(np.all(wu == np.round(wu)))
+    improved = tried = 0
+    free = allowed & ~keep_open
+    rng = np.random.default_rng(0)
+    seeds: list = []
+    last_pass_improved = True
+    while True:
+        if not seeds:
+            # a new pass over every open site, while the previous pass improved something and time remains
+            if not last_pass_improved or time.perf_counter() > deadline:
+                break
+            seeds = list(rng.permutation(np.flatnonzero(x & ~keep_open)))
+            last_pass_improved = False
+        s = seeds.pop()
+        if time.perf_counter() > deadline:
+            break
+        if not x[s]:
+            continue
+        win = np.zeros(U.shape[1], bool)
+        win[s] = True
+        for _ in range(hops):
+            layer = (np.asarray(overlap[np.flatnonzero(win)].sum(axis=0)).ravel() > 0) & free & ~win
+            room = max_sites - int(win.sum())
+            idx = np.flatnonzero(layer)
+            if len(idx) > room:
+                idx = np.sort(np.random.default_rng(int(s)).choice(idx, room, replace=False))
+            win[idx] = True
+        widx = np.flatnonzero(win & free)
+        k = int(x[widx].sum())
+        outside = x.copy()
+        outside[widx] = False
+        cov_out = np.asarray(U @ outside.astype(float)).ravel() > 0
+        rows = np.flatnonzero(np.asarray(C[:, widx].sum(axis=1)).ravel() > 0)
+        rows = rows[~cov_out[rows]]
+        if len(rows) == 0:
+            continue
+        Sub = U[rows][:, widx].tocsr()
+        nr, nc = Sub.shape
+        z_now = np.asarray(Sub @ x[widx].astype(float)).ravel() > 0
+        cur = float(wu[rows][z_now].sum())
+        blocks = [
+            (sp.hstack([-Sub, sp.identity(nr, format="csr")], format="csr"), -math.inf, 0.0),
+            (sp.csr_matrix(np.r_[np.ones(nc), np.zeros(nr)][None, :]), k, k),
+        ]
+        if groups:
+            in_win = np.zeros(U.shape[0], bool)
+            in_win[rows] = True
+            covered_all = np.asarray(U @ x.astype(float)).ravel() > 0
+            fixed_g = group_cover(covered_all & ~in_win, wu, codes, len(need))
+            rc = codes[rows]
+            gi = np.unique(rc[rc >= 0])
+            gi = gi[need[gi] - fixed_g[gi] > 1e-9]
+            if len(gi):
+                sel = np.isin(rc, gi)
+                Gm = sp.csr_matrix(
+                    (wu[rows][sel], (np.searchsorted(gi, rc[sel]), np.flatnonzero(sel))), shape=(len(gi), nr)
+                )
+                blocks.append(
+                    (sp.hstack([sp.csr_matrix((len(gi), nc)), Gm], format="csr"), need[gi] - fixed_g[gi], math.inf)
+                )
+        A, rl, ru = stack_rows(blocks, nc + nr)
+        milp = MILP(
+            c=np.r_[np.zeros(nc), wu[rows]],
+            A=A,
+            row_lower=rl,
+            row_upper=ru,
+            lower=np.zeros(nc + nr),
+            upper=np.ones(nc + nr),
+            integer=np.r_[np.ones(nc, bool), np.zeros(nr, bool)],
+            maximize=True,
+            integral_objective=integral,
+        )
+        ws = np.r_[x[widx].astype(float), z_now.astype(float)]
+        left = deadline - time.perf_counter()
+        if left <= 0.01:
+            break
+        raw = solve_milp(milp, time_limit_s=min(window_time_s, left), mip_rel_gap=0.0, warm_start=ws)
+        tried += 1
+        if raw.x is None:
+            continue
+        y = raw.x[:nc] > 0.5
+        z = np.asarray(Sub @ y.astype(float)).ravel() > 0
+        if int(y.sum()) == k and float(wu[rows][z].sum()) > cur + 1e-9:
+            cand = x.copy()
+            cand[widx] = y
+            if groups:
+                cov = np.asarray(U @ cand.astype(float)).ravel() > 0
+                if not np.all(group_cover(cov, wu, codes, len(need)) >= need - 1e-9):
+                    continue
+            x = cand
+            improved += 1
+            last_pass_improved = True
+    return x, improved, tried

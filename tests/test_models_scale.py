@@ -1,0 +1,259 @@
+"""Large-model methods, group minima, capacities and honest status, each checked against brute-force enumeration.
+
+Every instance here is SYNTHETIC (random points in a square, random weights), made for tests only.
+"""
+
+import itertools
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from scipy.optimize import linprog
+from scipy.spatial import cKDTree
+
+from facility_planner import InfeasibleModelError, ValidationError
+from facility_planner.matrices import LabelledMatrix
+from facility_planner.models import capacitated_max_cover, max_cover, partial_cover, price_rule
+from facility_planner.models._large import lagrangian_bound
+
+
+def _instance(seed: int, n: int = 40, m: int = 9, radius: float = 300.0):
+    """SYNTHETIC: n demand points and m sites uniform in a 1 km square; coverage within ``radius``."""
+    rng = np.random.default_rng(seed)
+    dem, sites = rng.uniform(0, 1000, (n, 2)), rng.uniform(0, 1000, (m, 2))
+    lists = cKDTree(sites).query_ball_point(dem, radius)
+    r = np.repeat(np.arange(n), [len(x) for x in lists])
+    c = np.concatenate([np.asarray(x, dtype=int) for x in lists]) if len(r) else np.zeros(0, int)
+    A = sp.csr_matrix((np.ones(len(r)), (r, c)), shape=(n, m))
+    w = rng.integers(1, 30, n).astype(float)
+    groups = np.where(dem[:, 0] < 500, "west", "east")
+    return A, w, groups
+
+
+def _covered(A, S):
+    return np.asarray(A[:, list(S)].sum(axis=1)).ravel() > 0 if len(S) else np.zeros(A.shape[0], bool)
+
+
+def _brute_max_cover(A, w, p, groups=None, min_share=None, allowed=None):
+    """Best covered weight over every set of exactly p sites (None when no set meets the minima)."""
+    m = A.shape[1]
+    sites = [j for j in range(m) if allowed is None or allowed[j]]
+    best = None
+    for S in itertools.combinations(sites, p):
+        cov = _covered(A, S)
+        if min_share is not None:
+            ok = True
+            for g, s in min_share.items():
+                gm = groups == g
+                if w[gm & cov].sum() < s * w[gm].sum() - 1e-9:
+                    ok = False
+            if not ok:
+                continue
+        v = w[cov].sum()
+        best = v if best is None or v > best else best
+    return best
+
+
+def _served(A, w, K, S):
+    """Most weight the sites S serve within capacity K: a transportation LP by scipy's linprog (independent of
+    the model's own HiGHS call)."""
+    sub = A[:, list(S)].tocoo()
+    if sub.nnz == 0:
+        return 0.0
+    ne = sub.nnz
+    Ai = sp.csr_matrix((np.ones(ne), (sub.row, np.arange(ne))), shape=(A.shape[0], ne))
+    Aj = sp.csr_matrix((np.ones(ne), (sub.col, np.arange(ne))), shape=(len(S), ne))
+    res = linprog(
+        -np.ones(ne),
+        A_ub=sp.vstack([Ai, Aj]),
+        b_ub=np.r_[w, np.full(len(S), K)],
+        bounds=list(zip(np.zeros(ne), w[sub.row], strict=True)),
+        method="highs",
+    )
+    return -res.fun
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("p", [1, 3])
+def test_max_cover_methods_match_brute_force(seed, p):
+    A, w, _ = _instance(seed)
+    best = _brute_max_cover(A, w, p)
+    mip = max_cover(A, w, p, method="mip", mip_rel_gap=0.0)
+    assert mip.optimal and mip.objective == pytest.approx(best)
+    lag = max_cover(A, w, p, method="lagrangian", mip_rel_gap=0.0, time_limit_s=20)
+    # the heuristic plan is feasible and never better than the optimum; the bound is never below it
+    assert len(lag.new_sites) <= p and lag.objective <= best + 1e-9
+    assert lag.best_bound >= best - 1e-6
+    assert lag.gap_exceeded == (lag.gap > 0)
+    assert lag.status == ("optimal" if lag.gap == 0 else "time_limit")
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_lagrangian_bound_is_valid_for_any_effort(seed):
+    A, w, _ = _instance(seed, n=30, m=8)
+    p = 2
+    best = _brute_max_cover(A, w, p)
+    req, allowed = np.zeros(8, bool), np.ones(8, bool)
+    for iters in (1, 5, 50, 500):
+        b, _, _ = lagrangian_bound(A.tocsr(), w, p, req, allowed, 0.0, max_iter=iters)
+        assert b >= best - 1e-6
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_lagrangian_bound_with_group_minima_is_valid(seed):
+    import pandas as pd
+
+    A, w, groups = _instance(seed, n=30, m=8, radius=350)
+    p = 2
+    best = _brute_max_cover(A, w, p, groups, {"west": 0.3, "east": 0.3})
+    if best is None:
+        return
+    codes, _ = pd.factorize(pd.Series(groups))
+    W = np.bincount(codes, weights=w)
+    need = 0.3 * W
+    req, allowed = np.zeros(8, bool), np.ones(8, bool)
+    _, _, lam = lagrangian_bound(A.tocsr(), w, p, req, allowed, 0.0, max_iter=20)
+    for iters in (1, 5, 50, 500):
+        for lam0 in (None, lam):
+            b, _, _ = lagrangian_bound(
+                A.tocsr(), w, p, req, allowed, 0.0, codes=codes, need=need, group_weight=W, max_iter=iters, lam0=lam0
+            )
+            assert b >= best - 1e-6
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_group_minimum_matches_brute_force(seed):
+    A, w, groups = _instance(seed, n=40, m=9, radius=350)
+    p = 2
+    free = _brute_max_cover(A, w, p)
+    for share in (0.2, 0.4):
+        mins = {"west": share, "east": share}
+        best = _brute_max_cover(A, w, p, groups, mins)
+        if best is None:
+            with pytest.raises(InfeasibleModelError, match="group"):
+                max_cover(A, w, p, groups=groups, min_group_share=share, method="mip", mip_rel_gap=0.0)
+            continue
+        sol = max_cover(A, w, p, groups=groups, min_group_share=share, method="mip", mip_rel_gap=0.0)
+        assert sol.optimal and sol.objective == pytest.approx(best) and best <= free
+        tab = sol.extra["group_coverage"].set_index("group")
+        assert (tab["covered_share"] >= share - 1e-9).all()
+        lag = max_cover(A, w, p, groups=groups, min_group_share=share, method="lagrangian", mip_rel_gap=0.0)
+        if lag.extra["method"] == "lagrangian":
+            assert lag.objective <= best + 1e-9 and lag.best_bound >= best - 1e-6
+            tab = lag.extra["group_coverage"].set_index("group")
+            assert (tab["covered_share"] >= share - 1e-9).all()
+
+
+def test_group_minimum_by_mapping_and_unreachable_group_explained():
+    A = sp.csr_matrix(np.array([[1, 0], [1, 0], [0, 1], [0, 0]], dtype=float))
+    w = np.array([5.0, 5.0, 2.0, 8.0])
+    g = np.array(["a", "a", "b", "c"])
+    sol = max_cover(A, w, 1, groups=g, min_group_share={"b": 0.5})
+    assert sol.selected == [1] and sol.objective == 2
+    with pytest.raises(InfeasibleModelError) as err:
+        max_cover(A, w, 1, groups=g, min_group_share={"c": 0.1, "b": 0.5})
+    assert "group c" in str(err.value) and "0.0% is within reach" in str(err.value)
+    # each group reachable, but one site cannot serve both minima: the solver proves it, the error names the groups
+    with pytest.raises(InfeasibleModelError) as err:
+        max_cover(A, w, 1, groups=g, min_group_share={"a": 0.5, "b": 0.5})
+    assert "group a" in str(err.value) and "group b" in str(err.value) and "raise p" in str(err.value)
+    with pytest.raises(ValidationError, match="no demand row"):
+        max_cover(A, w, 1, groups=g, min_group_share={"zz": 0.5})
+    with pytest.raises(ValidationError, match="needs `groups`"):
+        max_cover(A, w, 1, min_group_share=0.5)
+
+
+def test_groups_by_demand_id_series():
+    import pandas as pd
+
+    A = LabelledMatrix(sp.csr_matrix(np.array([[1, 0], [0, 1]], dtype=float)), ["x", "y"], ["s0", "s1"])
+    sol = max_cover(A, [10, 1], 1, groups=pd.Series({"y": "north", "x": "south"}), min_group_share={"north": 1.0})
+    assert sol.selected == ["s1"]
+
+
+def test_price_rule_matches_brute_force():
+    A, w, groups = _instance(2, n=40, m=9, radius=350)
+    p = 2
+    free = _brute_max_cover(A, w, p)
+    ruled = _brute_max_cover(A, w, p, groups, {"west": 0.4, "east": 0.4})
+    assert ruled is not None
+    pr = price_rule(A, w, p, rule={"groups": groups, "min_group_share": 0.4}, name="min 40%", mip_rel_gap=0.0)
+    assert pr.price_low == pytest.approx(free - ruled) and pr.price_high == pytest.approx(free - ruled)
+    assert "min 40% costs" in pr.describe()
+    assert pr.summary()["points_low"] == pytest.approx(100 * (free - ruled) / w.sum())
+
+
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("K", [15.0, 60.0])
+def test_capacitated_matches_brute_force(seed, K):
+    A, w, _ = _instance(seed, n=30, m=7, radius=350)
+    p = 2
+    best = max(_served(A, w, K, S) for S in itertools.combinations(range(7), p))
+    sol = capacitated_max_cover(A, w, p, capacity=K, method="mip", mip_rel_gap=0.0)
+    assert sol.optimal and sol.objective == pytest.approx(best, abs=1e-6)
+    assert sol.extra["served_weight"] <= sol.extra["within_reach_weight"] + 1e-9
+    alloc = sol.extra["allocation"]
+    assert alloc["served"].sum() == pytest.approx(sol.objective)
+    assert (alloc.groupby("site_id")["served"].sum() <= K + 1e-6).all()
+    assert set(alloc["site_id"]) <= set(sol.selected)
+    heur = capacitated_max_cover(A, w, p, capacity=K, method="heuristic", mip_rel_gap=0.0, time_limit_s=10)
+    assert heur.objective <= best + 1e-6 and heur.best_bound >= best - 1e-6
+    assert heur.gap_exceeded == (heur.gap > 0)
+
+
+def test_capacity_per_site_and_via_max_cover():
+    # one dense row of 100 people reachable from both sites; capacities 30 and 80
+    A = LabelledMatrix(sp.csr_matrix(np.array([[1, 1], [1, 0]], dtype=float)), ["dense", "small"], ["a", "b"])
+    sol = max_cover(A, [100, 10], 1, capacity={"a": 30, "b": 80})
+    assert sol.selected == ["b"] and sol.objective == pytest.approx(80)
+    assert sol.extra["within_reach_weight"] == 100 and sol.extra["served_weight"] == pytest.approx(80)
+    sol = capacitated_max_cover(A, [100, 10], 2, capacity=[30, 80])
+    assert sol.objective == pytest.approx(110)
+    with pytest.raises(ValidationError, match="capacit"):
+        capacitated_max_cover(A, [100, 10], 1, capacity=[-1, 3])
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_partial_cover_with_reductions_matches_brute_force(seed):
+    A, w, _ = _instance(seed, n=30, m=8, radius=350)
+    share = 0.6
+    reach = _covered(A, range(8))
+    if w[reach].sum() < share * w.sum():
+        return
+    best = min(
+        k for k in range(9) for S in itertools.combinations(range(8), k) if w[_covered(A, S)].sum() >= share * w.sum()
+    )
+    sol = partial_cover(A, w, share, mip_rel_gap=0.0)
+    assert sol.optimal and sol.objective == best and sol.extra["covered_share"] >= share - 1e-9
+
+
+def test_gap_flag_when_time_runs_out():
+    # SYNTHETIC; the Lagrangian bound, stopped after 0.3 s, is still above the plan found
+    rng = np.random.default_rng(7)
+    n, m = 6000, 2500
+    dem, sites = rng.uniform(0, 8000, (n, 2)), rng.uniform(0, 8000, (m, 2))
+    lists = cKDTree(sites).query_ball_point(dem, 900)
+    r = np.repeat(np.arange(n), [len(x) for x in lists])
+    c = np.concatenate([np.asarray(x, dtype=int) for x in lists])
+    A = sp.csr_matrix((np.ones(len(r)), (r, c)), shape=(n, m))
+    sol = max_cover(A, rng.integers(1, 50, n), 60, method="lagrangian", time_limit_s=0.3, mip_rel_gap=1e-4)
+    assert sol.requested_gap == 1e-4 and sol.gap > 1e-4
+    assert sol.status == "time_limit" and sol.gap_exceeded
+    assert sol.summary()["gap_exceeded"] is True
+    assert sol.best_bound >= sol.objective
+
+
+def test_gap_exceeded_semantics():
+    import pandas as pd
+
+    from facility_planner.models import Solution
+
+    def sol(status, gap, requested):
+        return Solution("max_cover", status, 1.0, 1.0, gap, 0.0, 0.0, [], [], pd.DataFrame(), "highs",
+                        requested_gap=requested)  # fmt: skip
+
+    assert not sol("optimal", 0.0, 0.0).gap_exceeded
+    assert not sol("optimal", 0.005, 0.005).gap_exceeded
+    assert sol("time_limit", 0.0081, 0.005).gap_exceeded
+    assert sol("time_limit", None, 0.005).gap_exceeded
+    assert not sol("time_limit", 0.3, None).gap_exceeded  # not recorded: no claim either way
