@@ -208,8 +208,12 @@ def compare(
 @_friendly
 def benchmark(
     family: Annotated[str, typer.Argument(help="pmed, scp, mclp-swain or mclp-sjc.")],
-    folder: Annotated[Path, typer.Argument(help="Folder with instance files and optima.csv.")],
+    folder: Annotated[
+        Path | None,
+        typer.Argument(help="Folder with instance files and optima.csv; default: the bundled published instances."),
+    ] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Also write the rows as a JSON list.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite the --json file if it exists.")] = False,
     solver: Annotated[
         str | None, typer.Option(help="highs (default) or a PuLP solver (cbc, glpk, gurobi, cplex).")
     ] = None,
@@ -218,8 +222,14 @@ def benchmark(
     """Solve published instances exactly and compare with their known optima."""
     import json
 
+    from ._errors import OutputExistsError
     from .benchmarks import run_family
 
+    if json_out is not None:
+        if json_out.exists() and not force:
+            raise OutputExistsError(f"{json_out} exists; choose another --json file or pass --force to overwrite it.")
+        if not json_out.parent.is_dir():
+            raise FacilityPlannerError(f"the folder of --json {json_out} does not exist; create it first.")
     typer.echo(f"{'instance':<20} {'objective':>12} {'optimum':>12} {'gap':>9} {'status':<10} {'seconds':>8}")
 
     def show(r) -> None:
@@ -244,7 +254,13 @@ def benchmark(
             }
             for r in rows
         ]
-        json_out.write_text(json.dumps(data, indent=2))
+        tmp = json_out.with_name(f".{json_out.name}.tmp")
+        try:
+            tmp.write_text(json.dumps(data, indent=2))
+            tmp.replace(json_out)  # atomic: a half-written file never takes the name
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise FacilityPlannerError(f"cannot write {json_out} ({exc.strerror}); choose a writable place.") from None
         typer.echo(f"wrote {json_out}")
     if n_ok < len(rows):
         raise typer.Exit(1)

@@ -5,19 +5,16 @@ complete enumeration of all plans, so a wrong bound or a wrongly closed site sho
 """
 
 import itertools
-from pathlib import Path
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
 from scipy.sparse.csgraph import shortest_path
 
-from facility_planner.benchmarks import read_pmed
+from facility_planner.benchmarks import bundled_dir, read_pmed
 from facility_planner.matrices import LabelledMatrix
 from facility_planner.models import SideConstraints, median, p_median
 from facility_planner.models.median import _Lagrangian
-
-SHARED_PMED = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "orlib_pmed"
 
 
 def _poor_start(monkeypatch):
@@ -149,7 +146,6 @@ def test_time_limit_returns_the_best_plan_with_a_valid_bound():
     assert sol.gap == pytest.approx((sol.objective - sol.best_bound) / sol.objective)
 
 
-@pytest.mark.skipif(not SHARED_PMED.is_dir(), reason=f"published instances not found at {SHARED_PMED}")
 @pytest.mark.parametrize("poor_start", [False, True], ids=["heuristic start", "poor start"])
 @pytest.mark.parametrize(("name", "optimum"), [("pmed6", 7824), ("pmed7", 5631)])
 def test_published_instance_with_an_lp_gap(monkeypatch, name, optimum, poor_start):
@@ -157,6 +153,6 @@ def test_published_instance_with_an_lp_gap(monkeypatch, name, optimum, poor_star
     # gap (LP 7783.5), so a site closed off wrongly, or a bound too high, changes the answer or the bound here
     if poor_start:
         _poor_start(monkeypatch)
-    D, p = read_pmed(SHARED_PMED / f"{name}.txt")
+    D, p = read_pmed(bundled_dir("pmed") / f"{name}.txt")
     sol = p_median(D, None, p, mip_rel_gap=0.0)
     assert sol.optimal and sol.objective == optimum and sol.best_bound == optimum
