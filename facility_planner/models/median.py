@@ -14,10 +14,13 @@ incrementally so that every (demand, site) pair appears once. For demand :math:`
 Its LP relaxation equals that of the textbook model (one variable per demand × site) while having far fewer
 non-zeros. Before it is built, a greedy + interchange plan gives an upper bound and the Lagrangian dual
 (Cornuéjols, Fisher & Nemhauser 1977) a lower bound; every site whose plans all cost at least the best plan known is
-closed off (reduced-cost fixing, then probing: the dual re-optimised with each remaining site forced open). Often
-the bounds meet and no MIP is needed; otherwise the MIP is solved over the remaining sites, and the bound reported
-combines the solver's with those of the closed sites, so it stays a proven bound for the whole problem. The
-OR-Library pmed instances solve to optimality in under a second each.
+closed off (reduced-cost fixing). Often the bounds meet; otherwise a depth-first Lagrangian branch and bound
+(Beasley 1985, 1993) over the remaining sites closes the gap: each node re-optimises the dual warm-started from its
+parent, closes sites by the same test, and branches on the most attractive site. The bound reported combines the
+nodes' bounds with those of the closed sites, so it stays a proven bound for the whole problem, also when time runs
+out. The radius-formulation MIP on HiGHS remains for side constraints (quotas, budgets), where the Lagrangian
+machinery does not apply. Measured on random graphs of OR-Library's sizes (n ≤ 900, p = 5 … 200): each proven
+optimal in a few CPU seconds; n = 900, p = 5 took 138 s on HiGHS before (its root LP alone over a minute).
 
 p-median with capacities: the textbook assignment model over the stored pairs, :math:`x_{ij} \le y_j`,
 :math:`\sum_i w_i x_{ij} \le C_j y_j`; demand may be split between sites.
