@@ -279,9 +279,10 @@ def _dual_at_node(WT, DT, w, u, req, fr, k: int, target: float, slack: float, la
 
     ``WT`` holds weighted costs site × demand (``inf`` where a site cannot serve), ``DT`` the costs; rows are the
     node's sites, ``req`` (indices) forced open, ``fr`` (indices) free, of which ``k`` open. Returns ``(bound,
-    multipliers, per-free-site bounds, cheapest relaxed plan (indices), its cost)``.
+    multipliers, per-free-site bounds on the plans that open it, the same on the plans that close it, cheapest
+    relaxed plan (indices), its cost)``.
     """
-    best, best_u, best_site = -np.inf, u, None
+    best, best_u, best_site, best_close = -np.inf, u, None, None
     plan, plan_cost = None, np.inf
     stall = 0
     red = np.empty_like(WT)
@@ -299,8 +300,11 @@ def _dual_at_node(WT, DT, w, u, req, fr, k: int, target: float, slack: float, la
                 plan, plan_cost = open_, cost
         if L > best + 1e-9 * max(1.0, abs(L)):
             best, best_u, stall = L, u, 0
-            # a plan opening free site j costs at least L − ρ_(k) + ρ_j
+            # a plan opening free site j costs at least L − ρ_(k) + ρ_j; one closing j, if j is among the k chosen,
+            # at least L − ρ_j + ρ_(k+1)
             best_site = L + np.maximum(0.0, rf - rf[sel].max())
+            best_close = np.full(len(rf), L)
+            best_close[sel] = L - rf[sel] + (np.partition(rf, k)[k] if k < len(rf) else np.inf)
         else:
             stall += 1
             if stall >= _BB_PATIENCE:
@@ -313,7 +317,7 @@ def _dual_at_node(WT, DT, w, u, req, fr, k: int, target: float, slack: float, la
         if gg == 0.0:
             break
         u = u + lam * (goal - L) / gg * g
-    return best, best_u, best_site, plan, plan_cost
+    return best, best_u, best_site, best_close, plan, plan_cost
 
 
 def _branch_and_bound(
@@ -368,7 +372,7 @@ def _branch_and_bound(
             continue
         act = np.flatnonzero(req | fr)
         r_i, f_i = np.flatnonzero(req[act]), np.flatnonzero(fr[act])
-        bound, u, site_b, plan, _ = _dual_at_node(
+        bound, u, site_b, close_b, plan, _ = _dual_at_node(
             WT[act], DT[act], w, u, r_i, f_i, k, ub, slack, lam, _BB_MAX_ITER, deadline
         )
         nodes += 1
@@ -385,11 +389,20 @@ def _branch_and_bound(
         if closed.any():
             low = min(low, float(site_lb[closed].min()))
             fr = fr & ~closed
-            n_free = int(fr.sum())
-            if n_free <= k:
-                if n_free == k:
-                    leaf(req | fr)
-                continue
+        # the reverse test: a site whose closing is proven no better than the best plan stays open in this subtree
+        close_lb = np.full(m, -np.inf)
+        close_lb[act[f_i]] = close_b
+        must = fr & (close_lb > ub - slack)
+        if must.any():
+            low = min(low, float(close_lb[must].min()))
+            fr = fr & ~must
+            req = req | must
+            k -= int(must.sum())
+        n_free = int(fr.sum())
+        if k == 0 or n_free <= k:
+            if n_free >= k:
+                leaf(req | fr if k else req)
+            continue
         # branch on the most attractive free site (the least reduced cost at the best multipliers)
         rho = np.minimum(WT[fr] - u, 0.0).sum(axis=1)
         j = int(np.flatnonzero(fr)[np.argmin(rho)])
