@@ -235,7 +235,10 @@ def compare(
 @_friendly
 def benchmark(
     family: Annotated[str, typer.Argument(help="pmed, scp, mclp-swain or mclp-sjc.")],
-    folder: Annotated[Path, typer.Argument(help="Folder with instance files and optima.csv.")],
+    folder: Annotated[
+        Path | None,
+        typer.Argument(help="Folder with instance files and optima.csv; default: the bundled published instances."),
+    ] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Also write the rows as a JSON list.")] = None,
     solver: Annotated[
         str | None, typer.Option(help="highs (default) or a PuLP solver (cbc, glpk, gurobi, cplex).")

@@ -1,38 +1,55 @@
-"""Published instances solved to their known optima (shared/benchmarks, beside the clone), and the runner's CLI."""
+"""Published instances solved to their known optima (bundled in data/benchmarks), and the runner's CLI."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from facility_planner.benchmarks import euclidean_coverage, read_pmed, read_scp, run_family
+from facility_planner.benchmarks import FAMILIES, bundled_dir, euclidean_coverage, read_pmed, read_scp, run_family
 from facility_planner.cli import app
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
-needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason=f"published instances not found at {SHARED}")
-
-FAMILIES = [("pmed", "orlib_pmed"), ("scp", "orlib_scp"), ("mclp-swain", "mclp_swain"), ("mclp-sjc", "mclp_sjc")]
+# how many instances each bundled optima.csv lists (a dropped row would otherwise go unnoticed)
+BUNDLED = {"pmed": 10, "scp": 10, "mclp-swain": 24, "mclp-sjc": 24}
 
 
-@needs_shared
-@pytest.mark.parametrize(("family", "folder"), FAMILIES)
-def test_every_shared_instance_at_its_optimum(family, folder):
-    rows = run_family(family, SHARED / folder)
-    assert rows, "optima.csv listed no instance"
+@pytest.mark.slow
+@pytest.mark.parametrize("family", FAMILIES)
+def test_every_bundled_instance_at_its_optimum(family):
+    rows = run_family(family)
+    assert len(rows) == BUNDLED[family]
     bad = [(r.instance, r.objective, r.optimum) for r in rows if not r.matches or r.status != "optimal"]
     assert not bad
 
 
-@needs_shared
+def test_bundled_folders_hold_provenance_and_checksums():
+    import hashlib
+
+    for family in FAMILIES:
+        folder = bundled_dir(family)
+        assert (folder / "PROVENANCE.md").is_file()
+        sums = (folder / "SHA256SUMS").read_text().split()
+        listed = dict(zip(sums[1::2], sums[::2], strict=True))
+        assert "optima.csv" in listed
+        for name, digest in listed.items():
+            assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == digest, name
+
+
 def test_cli_json(tmp_path):
     out = tmp_path / "swain.json"
-    r = CliRunner().invoke(app, ["benchmark", "mclp-swain", str(SHARED / "mclp_swain"), "--json", str(out)])
+    r = CliRunner().invoke(app, ["benchmark", "mclp-swain", "--json", str(out)])  # the bundled instances
     assert r.exit_code == 0, r.output
     rows = json.loads(out.read_text())
     assert len(rows) == 24 and set(rows[0]) == {"instance", "objective", "optimum", "gap", "status", "seconds"}
     assert "24 of 24" in r.output
+    # an existing --json file is kept unless --force
+    out.write_text("keep me")
+    r = CliRunner().invoke(app, ["benchmark", "mclp-swain", str(bundled_dir("mclp-swain")), "--json", str(out)])
+    assert r.exit_code == 2 and "--force" in r.output and out.read_text() == "keep me"
+    r = CliRunner().invoke(app, ["benchmark", "mclp-swain", "--json", str(out), "--force"])
+    assert r.exit_code == 0 and len(json.loads(out.read_text())) == 24
+    r = CliRunner().invoke(app, ["benchmark", "mclp-swain", "--json", str(tmp_path / "no" / "x.json")])
+    assert r.exit_code == 2 and "does not exist" in r.output
 
 
 def test_runner_on_any_folder_and_its_errors(tmp_path):

@@ -1,23 +1,20 @@
-"""p-median: the Lagrangian bounds, site fixing and probing must never cut off the optimum.
+"""p-median: the Lagrangian bounds, site fixing and branch and bound must never cut off the optimum.
 
 Every instance here is SYNTHETIC (random graphs or points made for the test). Each optimum is checked against
 complete enumeration of all plans, so a wrong bound or a wrongly closed site shows up as a wrong objective.
 """
 
 import itertools
-from pathlib import Path
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
 from scipy.sparse.csgraph import shortest_path
 
-from facility_planner.benchmarks import read_pmed
+from facility_planner.benchmarks import bundled_dir, read_pmed
 from facility_planner.matrices import LabelledMatrix
 from facility_planner.models import SideConstraints, median, p_median
 from facility_planner.models.median import _Lagrangian
-
-SHARED_PMED = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "orlib_pmed"
 
 
 def _poor_start(monkeypatch):
@@ -149,7 +146,6 @@ def test_time_limit_returns_the_best_plan_with_a_valid_bound():
     assert sol.gap == pytest.approx((sol.objective - sol.best_bound) / sol.objective)
 
 
-@pytest.mark.skipif(not SHARED_PMED.is_dir(), reason=f"published instances not found at {SHARED_PMED}")
 @pytest.mark.parametrize("poor_start", [False, True], ids=["heuristic start", "poor start"])
 @pytest.mark.parametrize(("name", "optimum"), [("pmed6", 7824), ("pmed7", 5631)])
 def test_published_instance_with_an_lp_gap(monkeypatch, name, optimum, poor_start):
@@ -157,6 +153,38 @@ def test_published_instance_with_an_lp_gap(monkeypatch, name, optimum, poor_star
     # gap (LP 7783.5), so a site closed off wrongly, or a bound too high, changes the answer or the bound here
     if poor_start:
         _poor_start(monkeypatch)
-    D, p = read_pmed(SHARED_PMED / f"{name}.txt")
+    D, p = read_pmed(bundled_dir("pmed") / f"{name}.txt")
     sol = p_median(D, None, p, mip_rel_gap=0.0)
     assert sol.optimal and sol.objective == optimum and sol.best_bound == optimum
+    # the gap is closed by branching (pmed6: 71 nodes, pmed7: 23 measured), so the branch and bound is tested here
+    assert sol.size["branch_and_bound_finished"] and sol.size["branch_and_bound_nodes"] > 1
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_branch_and_bound_alone_equals_complete_enumeration(seed):
+    # the branch and bound started from the weakest multipliers and a poor plan must still find the optimum and prove
+    # it; with a relative gap it may stop early but its plan and bound must hold
+    rng = np.random.default_rng(seed)
+    n, m, p = 40, 13, int(rng.integers(1, 5))
+    D = _graph_costs(n, 50, seed)[:, :m]
+    if seed % 2:
+        D[D > 0.7 * D.max()] = np.inf  # a travel limit: some pairs cannot serve
+        D[:, m - 1] = _graph_costs(n, 50, seed)[:, m - 1]
+    w = rng.integers(1, 9, n).astype(float)
+    optimum = _enumerate(D, w, p)
+    r, c = np.nonzero(np.isfinite(D))
+    C = sp.csr_matrix((D[r, c], (r, c)), shape=D.shape)
+    req, free = np.zeros(m, bool), np.ones(m, bool)
+    start = np.zeros(m, bool)
+    start[m - p :] = True
+    ub = float(w @ D[:, start].min(axis=1))
+    u = _Lagrangian(C, w).start()
+    plan, cost, bound, done, nodes = median._branch_and_bound(C, w, p, req, free, u, ub, start, True, np.inf)
+    assert done and cost == pytest.approx(optimum) and plan.sum() == p
+    assert nodes >= 1  # the dual was solved at the root at least
+    assert float(w @ D[:, plan].min(axis=1)) == pytest.approx(cost)
+    assert bound <= optimum + 1e-9 and bound > optimum - 1
+    plan, cost, bound, done, _ = median._branch_and_bound(C, w, p, req, free, u, ub, start, True, np.inf, gap=0.05)
+    assert done and optimum <= cost <= optimum / (1 - 0.05) + 1e-9 and bound <= optimum + 1e-9
+    plan, cost, bound, done, _ = median._branch_and_bound(C, w, p, req, free, u, ub, start, True, 0.0)  # no time
+    assert not done and cost == ub and bound <= optimum

@@ -14,10 +14,15 @@ incrementally so that every (demand, site) pair appears once. For demand :math:`
 Its LP relaxation equals that of the textbook model (one variable per demand × site) while having far fewer
 non-zeros. Before it is built, a greedy + interchange plan gives an upper bound and the Lagrangian dual
 (Cornuéjols, Fisher & Nemhauser 1977) a lower bound; every site whose plans all cost at least the best plan known is
-closed off (reduced-cost fixing, then probing: the dual re-optimised with each remaining site forced open). Often
-the bounds meet and no MIP is needed; otherwise the MIP is solved over the remaining sites, and the bound reported
-combines the solver's with those of the closed sites, so it stays a proven bound for the whole problem. The
-OR-Library pmed instances solve to optimality in under a second each.
+closed off (reduced-cost fixing). Often the bounds meet; otherwise a depth-first Lagrangian branch and bound
+(Beasley 1985, 1993) over the remaining sites closes the gap: each node re-optimises the dual warm-started from its
+parent, closes sites by the same test, and branches on the most attractive site. The bound reported combines the
+nodes' bounds with those of the closed sites, so it stays a proven bound for the whole problem, also when time runs
+out. The radius-formulation MIP on HiGHS remains for side constraints (quotas, budgets), where the Lagrangian
+machinery does not apply. Measured on random graphs of the sizes of OR-Library's pmed11–40 (n = 300–900,
+p = 5–200), on a shared 2-core machine: 27 of 30 proven optimal within a 60 s limit, each in ≤ 10 s of CPU; n = 800,
+p = 10 needs about 2,000 nodes (15 s of CPU); n = 900, p = 5 took 138 s on HiGHS before (its root LP alone over a
+minute), now about 5 s of CPU.
 
 p-median with capacities: the textbook assignment model over the stored pairs, :math:`x_{ij} \le y_j`,
 :math:`\sum_i w_i x_{ij} \le C_j y_j`; demand may be split between sites.
@@ -74,11 +79,16 @@ def _greedy_median(C: sp.csr_matrix, w, p: int, required, allowed, penalty: floa
     row, col = Cc.indices, np.repeat(np.arange(C.shape[1]), np.diff(Cc.indptr))
     chosen = required.copy()
     cur = _nearest_costs(C, chosen, penalty)
-    for _ in range(p):
-        if time.perf_counter() > deadline:
-            return None
+    for picked in range(p):
         saving = np.bincount(col, weights=w[row] * np.maximum(0.0, cur[row] - Cc.data), minlength=C.shape[1])
         saving[~allowed | chosen] = -1.0
+        if time.perf_counter() > deadline:
+            # out of time: the remaining sites by their current savings, so that there is always a plan
+            rest = np.argsort(-saving)[: p - picked]
+            if (saving[rest] < 0).any():
+                return None
+            chosen[rest] = True
+            return chosen
         j = int(np.argmax(saving))
         if saving[j] < 0:
             return None
@@ -88,37 +98,49 @@ def _greedy_median(C: sp.csr_matrix, w, p: int, required, allowed, penalty: floa
     return chosen
 
 
+def _two_nearest(D: np.ndarray, open_: np.ndarray):
+    """Each demand's nearest and second-nearest cost among the open sites, and its nearest site."""
+    Do = D[:, open_]
+    if len(open_) == 1:
+        return Do[:, 0], np.full(len(D), np.inf), np.full(len(D), open_[0])
+    rows = np.arange(len(D))
+    part = np.argpartition(Do, 1, axis=1)[:, :2]
+    a, b = Do[rows, part[:, 0]], Do[rows, part[:, 1]]
+    first = np.where(b < a, part[:, 1], part[:, 0])
+    return np.minimum(a, b), np.maximum(a, b), open_[first]
+
+
 def _interchange(D: np.ndarray, w, required, allowed, start, max_passes: int = 50, deadline=math.inf):
-    """Best-improvement interchange (Teitz & Bart 1968) from the plan ``start``, on dense costs ``D`` in which a
-    pair that cannot be served carries a prohibitive cost. Passes stop at ``deadline``."""
-    n = D.shape[0]
+    """Interchange (Teitz & Bart 1968) from the plan ``start``, on dense costs ``D`` in which a pair that cannot be
+    served carries a prohibitive cost: each open site in turn is swapped for the free site that lowers the total
+    cost most, if any does; passes repeat until none improves or ``deadline``.
+
+    Swapping as soon as a site's best swap improves (rather than once per pass) needs a few passes where the
+    best-swap-per-pass rule needs one pass per swap (measured: n = 600, p = 200, 14 s → under 2 s).
+    """
     chosen = start.copy()
+    d1, d2, nearest = _two_nearest(D, np.flatnonzero(chosen))
+    base = float(w @ d1)
     for _ in range(max_passes):
-        if time.perf_counter() > deadline:
-            break
-        open_ = np.flatnonzero(chosen)
-        cand = np.flatnonzero(allowed & ~chosen)
-        if not len(cand):  # every allowed site is open: nothing to swap in
-            break
-        Do = D[:, open_]
-        order = np.argsort(Do, axis=1)
-        d1 = Do[np.arange(n), order[:, 0]]
-        # with one open site, closing it leaves nothing: the swap's cost is the new site's alone
-        d2 = Do[np.arange(n), order[:, 1]] if len(open_) > 1 else np.full(n, np.inf)
-        nearest = open_[order[:, 0]]
-        base = float(w @ d1)
-        best = (0.0, -1, -1)
+        improved = False
         for j in np.flatnonzero(chosen & ~required):
+            if time.perf_counter() > deadline:
+                return chosen
+            cand = np.flatnonzero(allowed & ~chosen)
+            if not len(cand):  # every allowed site is open: nothing to swap in
+                return chosen
+            # with one open site, closing it leaves nothing: the swap's cost is the new site's alone
             without = np.where(nearest == j, d2, d1)
             tot = w @ np.minimum(without[:, None], D[:, cand])
             k = int(np.argmin(tot))
-            delta = float(tot[k]) - base
-            if delta < best[0] - 1e-9 * max(1.0, abs(base)):
-                best = (delta, j, cand[k])
-        if best[1] < 0:
+            if float(tot[k]) - base < -1e-9 * max(1.0, abs(base)):
+                chosen[j] = False
+                chosen[cand[k]] = True
+                d1, d2, nearest = _two_nearest(D, np.flatnonzero(chosen))
+                base = float(w @ d1)
+                improved = True
+        if not improved:
             break
-        chosen[best[1]] = False
-        chosen[best[2]] = True
     return chosen
 
 
@@ -152,6 +174,28 @@ class _Lagrangian:
         self.col = C.indices
         self.wd = w[self.row] * C.data
         self.w = w
+        # up to 5·10⁶ pairs, a dense copy of the weighted costs (inf where a site cannot serve): each step is then a
+        # few contiguous passes instead of scattered ones (measured 10× faster on a 900 × 900 graph)
+        # stored site × demand, so that each step runs along contiguous rows into one reused buffer
+        self.WT = None
+        if self.n * self.m <= 5e6:
+            self.WT = np.full((self.m, self.n), np.inf)
+            self.WT[self.col, self.row] = self.wd
+            self._buf = np.empty_like(self.WT)
+
+    def _reduced(self, u):
+        """ρ_j(u) for every site and, for the subgradient, the site × demand "worth assigning" test."""
+        if self.WT is not None:
+            red = np.subtract(self.WT, u, out=self._buf)
+            np.minimum(red, 0.0, out=red)
+            return red.sum(axis=1), red
+        red = np.minimum(0.0, self.wd - u[self.row])
+        return np.bincount(self.col, weights=red, minlength=self.m), red
+
+    def _subgradient(self, red, open_):
+        if self.WT is not None:
+            return 1.0 - (red[np.flatnonzero(open_)] < 0).sum(axis=0)
+        return 1.0 - np.bincount(self.row, weights=((red < 0) & open_[self.col]).astype(float), minlength=self.n)
 
     def start(self) -> np.ndarray:
         """Each demand's cheapest weighted cost: the multipliers whose bound is that of opening every site."""
@@ -182,14 +226,12 @@ class _Lagrangian:
         relaxed plan is costed (on the dense costs ``D`` if given) and the cheapest ``plans`` distinct ones are
         returned, cheapest first. Returns ``(bound, multipliers, [plan masks], cheapest plan's cost)``.
         """
-        row, col, wd = self.row, self.col, self.wd
         free_idx, req_idx = np.flatnonzero(free), np.flatnonzero(required)
         best, best_u, best_cost = -np.inf, u, np.inf
         pool: dict[bytes, tuple[float, np.ndarray]] = {}
         stall = 0
         for _ in range(max_iter):
-            red = np.minimum(0.0, wd - u[row])
-            rho = np.bincount(col, weights=red, minlength=self.m)
+            rho, red = self._reduced(u)
             rf = rho[free_idx]
             sel = np.argpartition(rf, p - 1)[:p] if 0 < p < len(rf) else np.arange(min(p, len(rf)))
             L = float(u.sum() + rho[req_idx].sum() + rf[sel].sum())
@@ -215,7 +257,7 @@ class _Lagrangian:
             goal = min(target, best_cost)
             if best > goal - slack or lam < 1e-3 or time.perf_counter() > deadline:
                 break
-            g = 1.0 - np.bincount(row, weights=((red < 0) & open_[col]).astype(float), minlength=self.n)
+            g = self._subgradient(red, open_)
             gg = float(g @ g)
             if gg == 0.0:  # the relaxed plan assigns every demand once: it is optimal
                 break
@@ -226,6 +268,153 @@ class _Lagrangian:
             mask[chosen] = True
             found.append(mask)
         return best, best_u, found, best_cost
+
+
+# subgradient schedule of the branch-and-bound nodes (halve the step after 4 steps without progress, stop below
+# 0.05 or after 60 steps) and of the root (halve after 10); measured on random graphs of OR-Library's sizes
+# (n = 900, p = 5 and 10): shorter node schedules trade more nodes for far less work per node, down to a point
+_BB_PATIENCE, _BB_LAM_MIN, _BB_MAX_ITER, _ROOT_PATIENCE = 4, 0.05, 60, 10
+
+
+def _dual_at_node(WT, DT, w, u, req, fr, k: int, target: float, slack: float, lam: float, max_iter: int, deadline):
+    """The Lagrangian dual of one branch-and-bound node by subgradient steps on dense arrays.
+
+    ``WT`` holds weighted costs site × demand (``inf`` where a site cannot serve), ``DT`` the costs; rows are the
+    node's sites, ``req`` (indices) forced open, ``fr`` (indices) free, of which ``k`` open. Returns ``(bound,
+    multipliers, per-free-site bounds on the plans that open it, the same on the plans that close it, cheapest
+    relaxed plan (indices), its cost)``.
+    """
+    best, best_u, best_site, best_close = -np.inf, u, None, None
+    plan, plan_cost = None, np.inf
+    stall = 0
+    red = np.empty_like(WT)
+    for it in range(max_iter):
+        np.subtract(WT, u, out=red)
+        np.minimum(red, 0.0, out=red)
+        rho = red.sum(axis=1)
+        rf = rho[fr]
+        sel = np.argpartition(rf, k - 1)[:k] if k < len(rf) else np.arange(len(rf))
+        L = float(u.sum() + rho[req].sum() + rf[sel].sum())
+        open_ = np.concatenate((req, fr[sel]))
+        if it % 4 == 0 or it == max_iter - 1:
+            cost = float(w @ DT[open_].min(axis=0))
+            if cost < plan_cost:
+                plan, plan_cost = open_, cost
+        if L > best + 1e-9 * max(1.0, abs(L)):
+            best, best_u, stall = L, u, 0
+            # a plan opening free site j costs at least L − ρ_(k) + ρ_j; one closing j, if j is among the k chosen,
+            # at least L − ρ_j + ρ_(k+1)
+            best_site = L + np.maximum(0.0, rf - rf[sel].max())
+            best_close = np.full(len(rf), L)
+            best_close[sel] = L - rf[sel] + (np.partition(rf, k)[k] if k < len(rf) else np.inf)
+        else:
+            stall += 1
+            if stall >= _BB_PATIENCE:
+                lam, stall = lam / 2, 0
+        goal = min(target, plan_cost)
+        if best > goal - slack or lam < _BB_LAM_MIN or time.perf_counter() > deadline:
+            break
+        g = 1.0 - (red[open_] < 0).sum(axis=0)
+        gg = float(g @ g)
+        if gg == 0.0:
+            break
+        u = u + lam * (goal - L) / gg * g
+    return best, best_u, best_site, best_close, plan, plan_cost
+
+
+def _branch_and_bound(
+    C: sp.csr_matrix, w, p: int, required, free, u, ub: float, best, integral: bool, deadline, gap: float = 0.0
+):
+    """Depth-first Lagrangian branch and bound over the sites ``free`` (Beasley 1985; 1993, EJOR 65:383–399).
+
+    Each node re-optimises the Lagrangian dual (warm-started from its parent's multipliers) with its forced-open
+    sites required and its closed sites left out, closes every site whose plans are proven no cheaper than the best
+    plan known, and branches on the most attractive remaining site (open first). Relaxed plans found on the way are
+    costed and improve the best plan. ``C`` holds only demand rows of positive weight ``w``.
+
+    A subtree is pruned when its bound is within the relative ``gap`` of the best plan (0: proven optimal).
+
+    Returns ``(best plan mask, its cost, proven lower bound on every plan, finished?, nodes)``: the bound is the least
+    bound of the subtrees pruned, costed or (when time ran out) left unexplored.
+    """
+    n, m = C.shape
+    DT = np.full((m, n), np.inf)  # site × demand: a node's sites are contiguous rows
+    Cc = C.tocoo()
+    DT[Cc.col, Cc.row] = Cc.data
+    WT = DT * w
+
+    def _slack_gap(cost):
+        return max(_slack(cost, integral), gap * abs(cost))
+
+    slack = _slack_gap(ub)
+    low = math.inf  # the least bound of every subtree closed so far
+    nodes = 0
+    n_req = int(required.sum())
+    stack = [(required.copy(), free.copy(), u, -math.inf, 2.0)]
+
+    def leaf(plan):
+        nonlocal ub, best, slack, low
+        cost = float(w @ DT[plan].min(axis=0))
+        low = min(low, cost)
+        if cost < ub:
+            ub, best, slack = cost, plan.copy(), _slack_gap(cost)
+
+    while stack:
+        if time.perf_counter() > deadline:
+            return best, ub, min(low, ub, *(node[3] for node in stack)), False, nodes
+        req, fr, u, parent_bound, lam = stack.pop()
+        if parent_bound > ub - slack:
+            low = min(low, parent_bound)
+            continue
+        k = p - (int(req.sum()) - n_req)  # sites still to open
+        n_free = int(fr.sum())
+        if k == 0 or n_free <= k:
+            if n_free >= k:
+                leaf(req | fr if k else req)
+            continue
+        act = np.flatnonzero(req | fr)
+        r_i, f_i = np.flatnonzero(req[act]), np.flatnonzero(fr[act])
+        bound, u, site_b, close_b, plan, _ = _dual_at_node(
+            WT[act], DT[act], w, u, r_i, f_i, k, ub, slack, lam, _BB_MAX_ITER, deadline
+        )
+        nodes += 1
+        if plan is not None:
+            mask = np.zeros(m, dtype=bool)
+            mask[act[plan]] = True
+            leaf(mask)
+        if bound > ub - slack:
+            low = min(low, bound)
+            continue
+        site_lb = np.full(m, -np.inf)
+        site_lb[act[f_i]] = site_b
+        closed = fr & (site_lb > ub - slack)
+        if closed.any():
+            low = min(low, float(site_lb[closed].min()))
+            fr = fr & ~closed
+        # the reverse test: a site whose closing is proven no better than the best plan stays open in this subtree
+        close_lb = np.full(m, -np.inf)
+        close_lb[act[f_i]] = close_b
+        must = fr & (close_lb > ub - slack)
+        if must.any():
+            low = min(low, float(close_lb[must].min()))
+            fr = fr & ~must
+            req = req | must
+            k -= int(must.sum())
+        n_free = int(fr.sum())
+        if k == 0 or n_free <= k:
+            if n_free >= k:
+                leaf(req | fr if k else req)
+            continue
+        # branch on the most attractive free site (the least reduced cost at the best multipliers)
+        rho = np.minimum(WT[fr] - u, 0.0).sum(axis=1)
+        j = int(np.flatnonzero(fr)[np.argmin(rho)])
+        fr = fr.copy()
+        fr[j] = False
+        opened = req.copy()
+        opened[j] = True
+        stack.append((req, fr, u, bound, 1.0))  # site j closed
+        stack.append((opened, fr, u, bound, 1.0))  # site j open: explored first
+    return best, ub, min(low, ub), True, nodes
 
 
 def p_median(
@@ -267,6 +456,16 @@ def p_median(
     p = check_p(p, int(allowed.sum()), int(prep.required.sum()))
     C = M.matrix.tocsr().copy()
     C.sort_indices()
+    if C.nnz and not (np.isfinite(C.data).all() and (C.data >= 0).all()):
+        # a negative cost would make "nearest site" and the Lagrangian bounds meaningless; refuse it here even when
+        # the matrix was changed after it was checked
+        raise ValidationError(
+            "`costs`",
+            [
+                f"{int((~(C.data >= 0)).sum())} travel cost(s) are negative or not finite numbers; costs must be ≥ 0 "
+                "(leave a pair out of a sparse matrix when a site cannot serve a demand)."
+            ],
+        )
     Ca = C[:, np.flatnonzero(allowed)]
     unreachable = np.flatnonzero((np.diff(Ca.tocsr().indptr) == 0) & (w > 0))
     if len(unreachable):
@@ -284,6 +483,7 @@ def p_median(
     size: dict = {"demand_rows": n, "sites": m}
     fixed = np.zeros(m, dtype=bool)
     lag_bound, ub, slack, y0 = -math.inf, math.inf, 0.0, None
+    bb_ran = False
     # heuristics and bounds get at most 40% of the time limit (the first interchange 15%, the Lagrangian dual
     # up to 30%); the solver has the rest
     deadline = t0 + 0.4 * time_limit_s
@@ -312,7 +512,7 @@ def p_median(
             ub,
             slack,
             max_iter=3000,
-            patience=30,
+            patience=_ROOT_PATIENCE,
             site_lb=site_lb,
             plans=8,
             D=D,
@@ -331,43 +531,47 @@ def p_median(
         # a site every plan through which costs at least as much as the best plan known can stay closed
         fixed = (site_lb > ub - slack) & free & ~y0
         n_fixed = int(fixed.sum())
-        probed = 0
+        nodes, bb_done = 0, False
         if lag_bound <= ub - slack:
-            # probing: re-optimise the multipliers with each remaining site forced open, most promising first
+            # Lagrangian branch and bound over the sites left open to choice (measured: n = 900, p = 5 proven in
+            # 4 s of CPU where HiGHS on the radius formulation needed 138 s, most of it on the root LP)
             cols = np.flatnonzero(allowed & ~fixed)
-            sub = _Lagrangian(Cw[:, cols].tocsr(), wp)
-            free_s, req_s = free[cols].copy(), prep.required[cols]
-            for k in np.argsort(-site_lb[cols]):
-                if time.perf_counter() > deadline:
-                    break
-                if y0[cols[k]] or not free_s[k]:
-                    continue
-                forced = req_s.copy()
-                forced[k] = True
-                free_s[k] = False
-                b, *_ = sub.solve(
-                    p - 1, forced, free_s, u, ub, slack, max_iter=300, patience=10, lam=1.0, deadline=deadline
-                )
-                probed += 1
-                if b > ub - slack:
-                    fixed[cols[k]] = True
-                    site_lb[cols[k]] = max(site_lb[cols[k]], b)
-                else:
-                    free_s[k] = True
-        if not (free & ~fixed & ~y0).any():
-            # every other site is closed off: no plan beats the best one known
-            lag_bound = max(lag_bound, min(ub, float(site_lb[fixed].min()) if fixed.any() else ub))
+            bb_ran = True
+            t_bb = time.perf_counter()
+            size["seconds_to_branch_and_bound"] = round(t_bb - t0, 3)
+            y_s, cost, bb_bound, bb_done, nodes = _branch_and_bound(
+                Cw[:, cols].tocsr(),
+                wp,
+                p,
+                prep.required[cols],
+                free[cols],
+                u,
+                ub,
+                y0[cols],
+                integral,
+                t0 + 0.9 * time_limit_s,
+                mip_rel_gap,
+            )
+            size["seconds_branch_and_bound"] = round(time.perf_counter() - t_bb, 3)
+            if cost < ub:
+                y0 = np.zeros(m, dtype=bool)
+                y0[cols[y_s]] = True
+                ub, slack = cost, _slack(cost, integral)
+            lag_bound = max(lag_bound, min(bb_bound, float(site_lb[fixed].min()) if fixed.any() else math.inf))
         size.update(
             heuristic_cost=ub,
             lagrangian_bound=lag_bound,
             sites_fixed_closed=n_fixed,
-            sites_probed=probed,
-            sites_closed_by_probing=int(fixed.sum()) - n_fixed,
+            branch_and_bound_nodes=nodes,
+            branch_and_bound_finished=bb_done,
         )
-    if y0 is not None and (lag_bound > ub - slack or ub - lag_bound <= mip_rel_gap * abs(ub)):
-        # the heuristic plan meets the Lagrangian bound (within the gap asked for): no MIP needed
-        bound = math.ceil(lag_bound - 1e-6) if integral else lag_bound
-        raw = RawResult("optimal", None, ub, bound, None, 0.0, "interchange heuristic + Lagrangian bound")
+    proven = y0 is not None and (lag_bound > ub - slack or ub - lag_bound <= mip_rel_gap * abs(ub))
+    if proven or bb_ran:
+        # the best plan meets the Lagrangian bound (within the gap asked for), or the branch and bound ran out of
+        # time with a valid bound: no MIP
+        bound = None if not math.isfinite(lag_bound) else math.ceil(lag_bound - 1e-6) if integral else lag_bound
+        how = "Lagrangian branch and bound" if bb_ran else "Lagrangian bound"
+        raw = RawResult("optimal" if proven else "time_limit", None, ub, bound, None, 0.0, f"interchange + {how}")
         y = y0
     else:
         keep &= ~fixed[coo.col]
