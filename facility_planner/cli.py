@@ -146,6 +146,7 @@ def run(
     district: Annotated[str | None, typer.Option(help="Plan one district only (code, 海淀 or Haidian).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace the contents of a non-empty OUT folder.")] = False,
     no_maps: Annotated[bool, typer.Option("--no-maps", help="Skip the maps and the report.")] = False,
+    lang: Annotated[str, typer.Option("--lang", help="Language of the report: zh (default) or en.")] = "zh",
 ) -> None:
     """Run a scenario: place the facilities and write the plan (atomically: all or nothing)."""
     from .pipeline import run_scenario, validate_scenario
@@ -156,7 +157,7 @@ def run(
         raise FacilityPlannerError(f"{out} is a file, not a folder; choose another --out.")
     scn = validate_scenario(scenario)
     plan = run_scenario(scn, district=district)
-    plan.write(out, force=force, maps=False if no_maps else None)
+    plan.write(out, force=force, maps=False if no_maps else None, lang=lang)
     _print_summary(plan.summary())
     for note in plan.notes:
         typer.echo(f"note: {note}")
@@ -189,6 +190,7 @@ def maps(
     basemap: Annotated[
         str, typer.Option(help="none (offline), osm, gaode (GCJ-02) or tianditu (TIANDITU_KEY).")
     ] = "none",
+    lang: Annotated[str, typer.Option("--lang", help="Language of the report: zh (default) or en.")] = "zh",
 ) -> None:
     """Redraw a plan's maps and report (maps/*.html, report.html) from its plan.gpkg and summary.json."""
     from .maps import read_plan_layers, write_maps
@@ -196,26 +198,29 @@ def maps(
 
     layers, summary = read_plan_layers(plan_dir)
     written = write_maps(layers, plan_dir / "maps", summary=summary, basemap=basemap)
-    write_report(None, plan_dir, summary=summary)
+    write_report(None, plan_dir, summary=summary, layers=layers, lang=lang)
     typer.echo(f"wrote {len(written)} map(s) in {plan_dir / 'maps'} and {plan_dir / 'report.html'}")
 
 
 @app.command()
 @_friendly
 def compare(
-    plan_a: Annotated[Path, typer.Argument(help="First plan folder.")],
-    plan_b: Annotated[Path, typer.Argument(help="Second plan folder.")],
-    out: Annotated[Path, typer.Option("--out", help="HTML file for the side-by-side map.")],
-    district: Annotated[str | None, typer.Option(help="Zoom to one district (code).")] = None,
+    plan_a: Annotated[Path, typer.Argument(help="First plan folder (A).")],
+    plan_b: Annotated[Path, typer.Argument(help="Second plan folder (B).")],
+    out: Annotated[Path, typer.Option("--out", help="HTML page: title, legend, table and synchronised maps.")],
+    district: Annotated[str | None, typer.Option(help="One district in both plans: code, 海淀 or Haidian.")] = None,
+    moved_within: Annotated[
+        float, typer.Option("--moved-within", help="A site of A is 'moved' when B's nearest is this close (m).")
+    ] = 500.0,
 ) -> None:
-    """Two plans side by side (synchronised maps) and a table of their KPI differences."""
-    from .maps import compare_summaries, comparison_map, read_plan_layers, save_map
+    """Two plans of the same area: per family the targets, achievements, coverage (change in percentage points) and
+    sites kept/added/removed/moved, printed and written as a page beside synchronised maps."""
+    from .compare import compare_plans, format_comparison
 
-    la, sa = read_plan_layers(plan_a)
-    lb, sb = read_plan_layers(plan_b)
-    save_map(comparison_map(la, lb, names=(sa["scenario"], sb["scenario"]), district=district), out)
-    _print_table(compare_summaries(sa, sb), floatfmt="{:,.3f}")
-    typer.echo(f"wrote {out}")
+    path, table = compare_plans(plan_a, plan_b, out, district=district, moved_within_m=moved_within)
+    _print_table(format_comparison(table))
+    typer.echo(f"coverage change in percentage points (B − A); moved = nearest site of B within {moved_within:,.0f} m")
+    typer.echo(f"wrote {path}")
 
 
 @app.command()
