@@ -110,7 +110,26 @@ _PHRASES = [
 ]
 
 
+_REASONS = [
+    (
+        r"no boundary in the bundled data \(a unit created 2019–2021; its people are in older units\)",
+        "附带数据中无边界(2019–2021年新设,人口计入原单元)",
+    ),
+    (r"every candidate site excluded: ", "所有候选点均被排除:"),
+    (r"(\d[\d,]*) \(more than ([\d,]+) people within ([\d,]+) m\)", r"\1 个(\3 米内人口超过 \2)"),
+    (r"(\d[\d,]*) \(within ([\d,]+) m of housing ≥ ([\d,]+)/km²\)", r"\1 个(距人口密度 ≥ \3/平方公里的住宅 \2 米以内)"),
+    (r"(\d[\d,]*) more than ([\d,]+) people within ([\d,]+) m", r"\1 个(\3 米内人口超过 \2)"),
+    (r"(\d[\d,]*) within ([\d,]+) m of housing ≥ ([\d,]+)/km²", r"\1 个(距人口密度 ≥ \3/平方公里的住宅 \2 米以内)"),
+    (r"(\d[\d,]*) \(more than ([\d,]+) people live in the cell\)", r"\1 个(网格内人口超过 \2)"),
+    (r"(\d[\d,]*) \(a cell chosen for ([a-z_]+)\)", r"\1 个(网格已被 \2 选用)"),
+    (r"too few candidate sites", "候选点不足"),
+    (r"target not reached", "未达到目标"),
+]
+
+
 def _ph(s: str) -> str:
+    for rx, zh in _REASONS:
+        s = re.sub(rx, zh, s)
     for en, zh in _PHRASES:
         s = s.replace(en, zh)
     return s
@@ -142,6 +161,29 @@ NOTE_TEMPLATES: list[tuple[str, str]] = [
         r"`beds_by_district`, (?P<o>[\d,]+) in every other district",
         "本区域 {n} 张床位:全市 {tot} 张,其中 {k} 个区按 `beds_by_district` 指定,其余各区 {o} 张",
     ),
+    (
+        r"(?P<tot>[\d,]+) in the scenario's area, split among districts by (?P<by>.+) \(largest remainder\)",
+        "全市 {tot},按{by}在各区间分配(最大余数法)",
+    ),
+    (
+        r"(?P<tot>[\d,]+) beds: (?P<k>\d+) district\(s\) from `beds_by_district`, (?P<o>[\d,]+) in every other "
+        r"district",
+        "全市 {tot} 张床位,其中 {k} 个区按 `beds_by_district` 指定,其余各区 {o} 张",
+    ),
+    (r"(?P<tot>[\d,]+) beds in every district", "每区 {tot} 张床位"),
+    (r"(?P<n>\d+) (?P<u>.+?) without the target's sites: (?P<list>.+)", "{n} 个{u}未达到目标设施数:{list}"),
+    (r"candidates excluded: (?P<list>.+)", "排除候选点:{list}"),
+    (
+        r"people living within (?P<m>[\d,]+) m of a site \(cell centres\): median (?P<md>[\d,]+), most "
+        r"(?P<mx>[\d,]+); people are spread evenly inside each township unless a population raster is given, so "
+        r"these are estimates",
+        "设施 {m} 米内居住人口(按网格中心):中位数 {md},最多 {mx};未提供人口栅格时人口在街乡镇内均匀分布,故为估计值",
+    ),
+    (
+        r"the proven gap (?P<g>[\d.]+%) is above the (?P<a>[\d.]+%) asked: the solver stopped at its time limit; a "
+        r"longer `solver.time_limit_s` may close it",
+        "已证明的差距 {g} 高于要求的 {a}:求解器到达时间上限停止;延长 `solver.time_limit_s` 可能缩小差距",
+    ),
     (r"1 in every one of the (?P<n>\d+) (?P<u>.+)", "{n} 个{u}各 1 个"),
     (r"(?P<p>\d+)% of the (?P<n>\d+) (?P<u>.+) with (?P<k>\d+) site\(s\)", "{n} 个{u}中 {p}% 各有 {k} 个设施"),
     (r"(?P<p>\d+)% of (?P<u>.+)", "{u}的 {p}%"),
@@ -153,8 +195,8 @@ NOTE_TEMPLATES: list[tuple[str, str]] = [
         "分区配额:{n} 个设施按{by}在各区间分配(最大余数法);全区域一个模型,跨区覆盖计入",
     ),
     (
-        r"equity rule \(quota by district\) costs at most (?P<c>[\d.]+%) of the demand \((?P<n>[\d,.]+)\): "
-        r"(?P<w>[\d.]+%) covered with the rule, at most (?P<wo>[\d.]+%) without it \(proven bound\)",
+        r"equity rule \(quota by district\) costs at most (?P<c>[\d.]+%|inf%) of the demand \((?P<n>[\d,.]+|inf)\): "
+        r"(?P<w>[\d.]+%) covered with the rule, at most (?P<wo>[\d.]+%|inf%) without it \(proven bound\)",
         "分区公平规则最多损失需求的 {c}({n}):有规则时覆盖 {w},无规则时至多 {wo}(已证明的界)",
     ),
     (r"per-unit limits on (?P<n>\d+) units", "{n} 个单元设有上限"),

@@ -52,7 +52,9 @@ def resolve_plan_district(name: str, *summaries: dict) -> str:
     names: dict[str, tuple[str, str]] = {}
     for s in summaries:
         n = _district_names(s)
-        names.update({k: v for k, v in n.items() if any(v)} | {k: v for k, v in n.items() if k not in names})
+        for k, v in n.items():
+            if k not in names or not any(names[k]):
+                names[k] = v
         shared = set(n) if shared is None else shared & set(n)
     shared = shared or set()
     for code in sorted(shared):

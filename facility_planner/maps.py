@@ -240,6 +240,37 @@ class _MetricScale:
         return el
 
 
+def _cell_layer(name: str, rows: list[list[float]], half_m: float, *, show: bool, labels: tuple[str, str]):
+    """A layer of filled square cells drawn in the browser from ``[lat, lon, older people, nearest m]`` rows: a
+    fifth of the size of the same cells as GeoJSON polygons, so rural districts' maps stay small. Each cell has its
+    own tooltip."""
+    from folium.map import Layer
+    from folium.template import Template
+
+    class CellLayer(Layer):
+        _template = Template(
+            """{% macro script(this, kwargs) %}
+            var {{ this.get_name() }} = L.featureGroup();
+            (function () {
+              var rows = {{ this.rows|tojson }}, h = {{ this.half_m }}, g = {{ this.get_name() }};
+              for (var i = 0; i < rows.length; i++) {
+                var r = rows[i], dy = h / 111320, dx = h / (111320 * Math.cos(r[0] * Math.PI / 180));
+                L.rectangle([[r[0] - dy, r[1] - dx], [r[0] + dy, r[1] + dx]],
+                  {color: '#000', weight: 0.4, fillColor: '{{ this.fill }}', fillOpacity: 0.6})
+                  .bindTooltip({{ this.labels[0]|tojson }} + ' ' + r[2].toLocaleString()
+                    + (r[3] === null ? '' : '<br>' + {{ this.labels[1]|tojson }} + ' ' + r[3].toLocaleString()))
+                  .addTo(g);
+              }
+            })();
+            {% endmacro %}"""
+        )
+
+    layer = CellLayer(name=name, overlay=True, control=True, show=show)
+    layer._name = "UncoveredCells"
+    layer.rows, layer.half_m, layer.fill, layer.labels = rows, round(half_m, 1), UNCOVERED_COLOR, labels
+    return layer
+
+
 _CLUSTER_ICON = """function(cluster) {
   var n = cluster.getChildCount(); var s = n < 10 ? 26 : n < 100 ? 32 : 38;
   return L.divIcon({html: '<div style="background:%s;color:#fff;border:2px solid #fff;border-radius:50%%;'
@@ -363,33 +394,34 @@ def plan_map(
         zh = styles[k]["name_zh"]
         near = f"nearest_m_{k}"
         if district:
-            u = unc.assign(pop_60=unc["pop_60"].round(), pop=unc["pop"].round())
-            u["township"] = u["township_code"].map(tnames).fillna("")
-            props = ["township", "pop_60", "pop", near]
-            aliases = [
-                "街乡镇 township",
-                "未覆盖60岁以上 uncovered aged 60+",
-                "人口 people",
-                "距最近设施(米) nearest site m",
+            # each cell with its own numbers (the township names are on the map), drawn from a compact array
+            pts = unc.to_crs("EPSG:32650")
+            half = float(np.sqrt(pts["area_m2"].median()) / 2)
+            pts = pts.geometry.centroid.to_crs(WGS84)
+            nm = unc[near].round() if near in unc.columns else pd.Series(np.nan, index=unc.index)
+            rows = [
+                [round(float(y), 5), round(float(x), 5), round(float(p)), None if q != q else round(float(q))]
+                for y, x, p, q in zip(pts.y, pts.x, unc["pop_60"], nm, strict=True)
             ]
-        else:
-            u = unc.to_crs("EPSG:32650").dissolve(by="township_code", as_index=False, aggfunc={"pop_60": "sum"})
-            u = u.to_crs(WGS84).assign(pop_60=lambda x: x["pop_60"].round())
-            u["township"] = u["township_code"].map(tnames).fillna("")
-            props = ["township", "pop_60"]
-            aliases = ["街乡镇 township", "未覆盖60岁以上 uncovered aged 60+ (township total)"]
-        props = [c for c in props if c in u.columns]
+            _cell_layer(
+                f"未覆盖老年人 uncovered older people · {zh}",
+                rows,
+                half,
+                show=i == 0,
+                labels=("未覆盖60岁以上 uncovered aged 60+", "距最近设施(米) nearest site m"),
+            ).add_to(m)
+            continue
+        u = unc.to_crs("EPSG:32650").dissolve(by="township_code", as_index=False, aggfunc={"pop_60": "sum"})
+        u = u.to_crs(WGS84).assign(pop_60=lambda x: x["pop_60"].round())
+        u["township"] = u["township_code"].map(tnames).fillna("")
+        props = ["township", "pop_60"]
+        aliases = ["街乡镇 township", "未覆盖60岁以上 uncovered aged 60+ (township total)"]
         folium.GeoJson(
-            _geojson(u, 0.0 if district else simp, props, decimals=4 if district else 5),
-            name=f"未覆盖老年人 uncovered older people · {zh}" + ("" if district else " (按街乡镇 by township)"),
+            _geojson(u, simp, props),
+            name=f"未覆盖老年人 uncovered older people · {zh} (按街乡镇 by township)",
             show=i == 0,
-            style_function=lambda f: {
-                "fillColor": UNCOVERED_COLOR,
-                "fillOpacity": 0.6,
-                "color": "#000",
-                "weight": 0.4,
-            },
-            tooltip=folium.GeoJsonTooltip(fields=props, aliases=aliases[: len(props)], localize=True),
+            style_function=lambda f: {"fillColor": UNCOVERED_COLOR, "fillOpacity": 0.6, "color": "#000", "weight": 0.4},
+            tooltip=folium.GeoJsonTooltip(fields=props, aliases=aliases, localize=True),
         ).add_to(m)
     # coverage areas
     for key, st in styles.items():

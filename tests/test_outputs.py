@@ -241,13 +241,13 @@ def test_district_map_metric_scale_and_uncovered_cells_with_their_own_numbers(pl
     assert "L.control.scale({metric: true, imperial: false" in html and "position: 'bottomright'" in html
     assert "control_scale" not in html.lower() or "imperial: true" not in html
     assert "fp-legend" in html and "bottom:24px;left:12px" in html  # legend bottom-left, scale bottom-right
-    # one filled polygon per uncovered cell, each with its own older people and nearest-site distance
+    # one filled square per uncovered cell, each with its own older people and nearest-site distance in its tooltip
     unc = layers["demand_cells"]
     unc = unc[~unc["covered_eldercare_stations"] & (unc["pop_60"] > 0)]
-    blocks = re.findall(r'"features": \[(.*?)\], "type": "FeatureCollection"', html, re.S)
-    layer = next(b for b in blocks if "nearest_m_eldercare_stations" in b)
-    values = re.findall(r'"pop_60": ([0-9.]+)', layer)
-    assert len(values) == len(unc) and len(set(values)) > 1
+    arrays = [json.loads(x) for x in re.findall(r"var rows = (\[\[.*?\]\]),", html)]
+    rows = next(r for r in arrays if len(r) == len(unc))
+    assert sorted(round(v) for v in unc["pop_60"]) == sorted(r[2] for r in rows) and len({r[2] for r in rows}) > 1
+    assert min(r[3] for r in rows) >= 625 and "bindTooltip" in html and "L.rectangle" in html
     assert "\\u672a\\u8986\\u76d6" in html or "未覆盖" in html  # the layer's Chinese name
     assert "fp-town" in html  # township names at district zoom
 
