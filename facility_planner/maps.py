@@ -240,10 +240,13 @@ class _MetricScale:
         return el
 
 
-def _cell_layer(name: str, rows: list[list[float]], half_m: float, *, show: bool, labels: tuple[str, str]):
-    """A layer of filled square cells drawn in the browser from ``[lat, lon, older people, nearest m]`` rows: a
-    fifth of the size of the same cells as GeoJSON polygons, so rural districts' maps stay small. Each cell has its
-    own tooltip."""
+def _cell_layer(
+    name: str, rows: list[list[int | None]], origin: tuple[float, float], *, show: bool, labels: tuple[str, str]
+):
+    """A layer of filled cells drawn in the browser from integer rows ``[south, west, height, width, older people,
+    nearest m]`` (each cell's bounding box in 1/10,000 degree from the layer's south-west corner: the grid's squares,
+    or a square's part inside a township): a fifth of the size of the same cells as GeoJSON polygons, so rural
+    districts' maps stay small. Each cell has its own tooltip."""
     from folium.map import Layer
     from folium.template import Template
 
@@ -252,13 +255,14 @@ def _cell_layer(name: str, rows: list[list[float]], half_m: float, *, show: bool
             """{% macro script(this, kwargs) %}
             var {{ this.get_name() }} = L.featureGroup();
             (function () {
-              var rows = {{ this.rows|tojson }}, h = {{ this.half_m }}, g = {{ this.get_name() }};
+              var rows = {{ this.rows|tojson }}, g = {{ this.get_name() }}, y0 = {{ this.origin[0] }},
+                x0 = {{ this.origin[1] }};
               for (var i = 0; i < rows.length; i++) {
-                var r = rows[i], dy = h / 111320, dx = h / (111320 * Math.cos(r[0] * Math.PI / 180));
-                L.rectangle([[r[0] - dy, r[1] - dx], [r[0] + dy, r[1] + dx]],
+                var r = rows[i], s = y0 + r[0] / 1e4, w = x0 + r[1] / 1e4;
+                L.rectangle([[s, w], [s + r[2] / 1e4, w + r[3] / 1e4]],
                   {color: '#000', weight: 0.4, fillColor: '{{ this.fill }}', fillOpacity: 0.6})
-                  .bindTooltip({{ this.labels[0]|tojson }} + ' ' + r[2].toLocaleString()
-                    + (r[3] === null ? '' : '<br>' + {{ this.labels[1]|tojson }} + ' ' + r[3].toLocaleString()))
+                  .bindTooltip({{ this.labels[0]|tojson }} + ' ' + r[4].toLocaleString()
+                    + (r[5] === null ? '' : '<br>' + {{ this.labels[1]|tojson }} + ' ' + r[5].toLocaleString()))
                   .addTo(g);
               }
             })();
@@ -267,7 +271,7 @@ def _cell_layer(name: str, rows: list[list[float]], half_m: float, *, show: bool
 
     layer = CellLayer(name=name, overlay=True, control=True, show=show)
     layer._name = "UncoveredCells"
-    layer.rows, layer.half_m, layer.fill, layer.labels = rows, round(half_m, 1), UNCOVERED_COLOR, labels
+    layer.rows, layer.origin, layer.fill, layer.labels = rows, origin, UNCOVERED_COLOR, labels
     return layer
 
 
@@ -395,18 +399,21 @@ def plan_map(
         near = f"nearest_m_{k}"
         if district:
             # each cell with its own numbers (the township names are on the map), drawn from a compact array
-            pts = unc.to_crs("EPSG:32650")
-            half = float(np.sqrt(pts["area_m2"].median()) / 2)
-            pts = pts.geometry.centroid.to_crs(WGS84)
+            bb = unc.geometry.bounds.to_numpy(float)  # minx, miny, maxx, maxy in lon/lat
+            y0, x0 = round(float(bb[:, 1].min()), 4), round(float(bb[:, 0].min()), 4)
+            q = np.column_stack(
+                [bb[:, 1] - y0, bb[:, 0] - x0, bb[:, 3] - bb[:, 1], bb[:, 2] - bb[:, 0]]
+            )  # 1/10,000 degree ≈ 10 m
+            q = np.round(q * 1e4).astype(int)
             nm = unc[near].round() if near in unc.columns else pd.Series(np.nan, index=unc.index)
             rows = [
-                [round(float(y), 5), round(float(x), 5), round(float(p)), None if q != q else round(float(q))]
-                for y, x, p, q in zip(pts.y, pts.x, unc["pop_60"], nm, strict=True)
+                [*r, round(float(p)), None if d != d else round(float(d))]
+                for r, p, d in zip(q.tolist(), unc["pop_60"], nm, strict=True)
             ]
             _cell_layer(
                 f"未覆盖老年人 uncovered older people · {zh}",
                 rows,
-                half,
+                (y0, x0),
                 show=i == 0,
                 labels=("未覆盖60岁以上 uncovered aged 60+", "距最近设施(米) nearest site m"),
             ).add_to(m)

@@ -290,6 +290,16 @@ def _figures(layers: dict, summary: dict, lang: str) -> dict[str, list[tuple[str
     lang = flang
     zh = lang == "zh"
     out: dict[str, list[tuple[str, bytes]]] = {}
+    import geopandas as gpd
+
+    from . import settings
+
+    # project once: every figure is drawn in metres
+    layers = {
+        k: v.to_crs(settings.working_crs) if isinstance(v, gpd.GeoDataFrame) and v.crs is not None else v
+        for k, v in layers.items()
+        if k in ("districts", "townships", "demand_cells") or k.startswith("sites_")
+    }
     dist = layers["districts"]
     one = summary.get("district") or (str(dist["district_code"].iloc[0]) if len(dist) == 1 else None)
     breaks = cell_breaks(layers["demand_cells"])

@@ -99,7 +99,7 @@ def plan_png(
             return g
         if district is not None and "district_code" in g.columns:
             g = g[g["district_code"].astype(str) == district]
-        return g.to_crs(crs)
+        return g if g.crs is not None and g.crs.equals(crs) else g.to_crs(crs)
 
     dist = part(layers["districts"])
     towns = part(layers["townships"])

@@ -246,8 +246,13 @@ def test_district_map_metric_scale_and_uncovered_cells_with_their_own_numbers(pl
     unc = unc[~unc["covered_eldercare_stations"] & (unc["pop_60"] > 0)]
     arrays = [json.loads(x) for x in re.findall(r"var rows = (\[\[.*?\]\]),", html)]
     rows = next(r for r in arrays if len(r) == len(unc))
-    assert sorted(round(v) for v in unc["pop_60"]) == sorted(r[2] for r in rows) and len({r[2] for r in rows}) > 1
-    assert min(r[3] for r in rows) >= 625 and "bindTooltip" in html and "L.rectangle" in html
+    assert sorted(round(v) for v in unc["pop_60"]) == sorted(r[4] for r in rows) and len({r[4] for r in rows}) > 1
+    assert (
+        min(r[5] for r in rows) >= 625
+        and all(r[2] > 0 and r[3] > 0 for r in rows)
+        and "bindTooltip" in html
+        and "L.rectangle" in html
+    )
     assert "\\u672a\\u8986\\u76d6" in html or "未覆盖" in html  # the layer's Chinese name
     assert "fp-town" in html  # township names at district zoom
 
