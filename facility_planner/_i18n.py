@@ -79,14 +79,17 @@ TEXT: dict[str, dict[str, str]] = {
     "no_sites": {"zh": "本区域无此类设施。", "en": "No site of this family in the area."},
 }
 
+#: values of the summary shown as they are in English
+VALUES_ZH = {"beijing": "北京市", "walk": "步行", "drive": "驾车", "network": "路网", "straight_line": "直线"}
+
 UNITS_ZH = {
-    "sites": "个",
+    "sites": "个设施",
     "beds": "张床位",
     "home-care beds allocated": "张家庭照护床位(已分配)",
     "share of communities/villages within reach": "可达社区/村的比例",
     "share of rural townships (镇/乡) with a site": "有设施的乡镇比例",
-    "sites (township-level units: 1 each)": "个(每个街乡镇1个)",
-    "sites (districts: 1 each)": "个(每区1个)",
+    "sites (township-level units: 1 each)": "个设施(每个街乡镇1个)",
+    "sites (districts: 1 each)": "个设施(每区1个)",
 }
 
 MODELS_ZH = {
@@ -292,4 +295,9 @@ def unit(s: str, lang: str = "zh") -> str:
     return UNITS_ZH.get(s, note(s, lang)[0]) if lang == "zh" else s
 
 
-__all__ = ["LANGS", "NOTE_TEMPLATES", "TEXT", "note", "text", "unit"]
+def value(s: str, lang: str = "zh") -> str:
+    """A plain value of the summary (area, travel mode) in ``lang``."""
+    return VALUES_ZH.get(str(s), str(s)) if lang == "zh" else str(s)
+
+
+__all__ = ["LANGS", "NOTE_TEMPLATES", "TEXT", "VALUES_ZH", "note", "text", "unit", "value"]

@@ -292,7 +292,7 @@ def format_comparison(df: pd.DataFrame) -> pd.DataFrame:
         s = f"{v:+,.1f}" if signed and pct else f"{v:,.1f}" if pct else f"{v:+,.0f}" if signed else f"{v:,.0f}"
         return ("0.0" if pct else "0") if signed and v == 0 else s
 
-    out = pd.DataFrame({"family": df["family_en"], "设施": df["family_zh"]})
+    out = pd.DataFrame({"设施 family": df["family_zh"] + " · " + df["family_en"]})
     pct = df["unit"].str.endswith("(%)")
     out["target A"] = [f(v, pct=p) for v, p in zip(df["target_a"], pct, strict=True)]
     out["target B"] = [f(v, pct=p) for v, p in zip(df["target_b"], pct, strict=True)]
@@ -331,7 +331,7 @@ def comparison_map(
     import folium
     from folium import plugins
 
-    from .maps import _geojson, _layer_styles, _slim
+    from .maps import _geojson, _layer_styles, _MetricScale, _slim
 
     def ctx(layers):
         d = layers["districts"].to_crs(WGS84)
@@ -345,11 +345,13 @@ def comparison_map(
         location=[(b[1] + b[3]) / 2, (b[0] + b[2]) / 2],
         zoom_start=11 if district else 9,
         tiles=None,
-        control_scale=True,
+        control_scale=False,
         prefer_canvas=True,
     )
     for sub in (dm, dm.m1, dm.m2):
         _slim(sub)
+    for sub in (dm.m1, dm.m2):
+        sub.add_child(_MetricScale())
     dm.fit_bounds([[b[1], b[0]], [b[3], b[2]]])
     styles = _layer_styles(layers_a, summaries)
     fates: dict[str, pd.DataFrame] = {}
@@ -407,12 +409,13 @@ def comparison_map(
 
 _PAGE_CSS = """
 body { margin:0; font: 13px/1.45 'Noto Sans CJK SC','Microsoft YaHei','PingFang SC',sans-serif; color:#222; }
-#fp-side { position:absolute; left:0; top:0; bottom:0; width:36%; overflow:auto; padding:10px 12px;
+#fp-side { position:absolute; left:0; top:0; bottom:0; width:40%; overflow:auto; padding:10px 12px;
   box-sizing:border-box; border-right:1px solid #999; background:#fff; }
 #fp-side h1 { font-size:17px; margin:0 0 4px; } #fp-side h2 { font-size:14px; margin:12px 0 4px; }
 #fp-side table { border-collapse:collapse; width:100%; font-size:11px; }
 #fp-side th, #fp-side td { border:1px solid #bbb; padding:2px 4px; text-align:right; }
-#fp-side th { background:#f0f0f0; } #fp-side td.l { text-align:left; }
+#fp-side th { background:#f0f0f0; font-weight:normal; } #fp-side td.l { text-align:left; }
+#fp-side td { white-space:nowrap; } #fp-side td.l { white-space:normal; min-width:9em; }
 .fp-up { color:#1a7f37; font-weight:bold; } .fp-down { color:#c62828; font-weight:bold; }
 .fp-key span { display:inline-block; width:11px; height:11px; border-radius:50%; margin:0 4px 0 10px;
   vertical-align:middle; }
@@ -453,8 +456,8 @@ def comparison_page(
     )
     fig = dm.get_root()
     css = _PAGE_CSS + (
-        f"#{dm.m1.get_name()} {{ left:36% !important; width:32% !important; }}"
-        f"#{dm.m2.get_name()} {{ left:68% !important; width:32% !important; }}"
+        f"#{dm.m1.get_name()} {{ left:40% !important; width:30% !important; }}"
+        f"#{dm.m2.get_name()} {{ left:70% !important; width:30% !important; }}"
     )
     dname = ""
     if code is not None:
@@ -465,7 +468,7 @@ def comparison_page(
     heads = "".join(f"<th>{e(c)}</th>" for c in shown.columns)
 
     def cell(c, v):
-        cls = "l" if c in ("family", "设施", "unit") else ""
+        cls = "l" if c in ("设施 family", "unit") else ""
         if c in ("coverage Δ pp", "sites Δ") and v not in ("–", "0", "0.0"):
             cls += " fp-up" if v.startswith("+") else " fp-down"
         return f"<td class='{cls.strip()}'>{e(str(v))}</td>"
@@ -492,8 +495,8 @@ def comparison_page(
         "Sites: <i>kept</i> = same site id (or within 1 m) in both; <i>moved</i> = a site of A whose nearest "
         f"unmatched site of B is within {moved_within_m:,.0f} m (pairs formed nearest first, one to one); "
         "<i>removed</i> = only in A; <i>added</i> = only in B.</p></div>"
-        f"<div class='fp-label' style='left:36%'>A · {e(names[0])}</div>"
-        f"<div class='fp-label' style='left:68%'>B · {e(names[1])}</div>"
+        f"<div class='fp-label' style='left:calc(40% + 50px)'>A · {e(names[0])}</div>"
+        f"<div class='fp-label' style='left:calc(70% + 50px)'>B · {e(names[1])}</div>"
     )
     fig.header.add_child(folium.Element(f"<title>方案比较 Plan comparison{e(dname)}</title><style>{css}</style>"))
     fig.html.add_child(folium.Element(side))

@@ -24,7 +24,8 @@ td.l, th.l { text-align: left; } tr { page-break-inside: avoid; }
 .notes li { margin: 2px 0; } .small { color: #555; font-size: 11px; }
 h3 { font-size: 14px; margin: 10px 0 4px; } figure { margin: 6px 0; page-break-inside: avoid; display: inline-block; }
 img.map { width: 100%; max-width: 250mm; border: 1px solid #ccc; } figcaption { font-size: 11px; color: #555; }
-section.fam { page-break-before: always; } section.towns { page-break-before: always; }
+section.fam { page-break-before: auto; } section.towns { page-break-before: always; }
+section.fam h2 { page-break-after: avoid; }
 table.wide { font-size: 10px; } table.wide th { font-weight: normal; } .curve svg { max-width: 100%; height: auto; }
 @media print { a { color: #222; text-decoration: none; } .noprint { display: none; } }
 """
@@ -101,7 +102,7 @@ def report_html(
     curve_svg
         The trade-off curve (``curve.svg`` of the plan folder) when present.
     """
-    from ._i18n import MODELS_ZH
+    from ._i18n import MODELS_ZH, value
     from ._i18n import unit as unit_t
 
     e = html.escape
@@ -216,8 +217,8 @@ def report_html(
 <title>{title}</title><style>{_CSS}</style></head><body>
 <h1>{title}</h1>
 <p>{e(summary.get("description") or "")}</p>
-<p class="small">{_T("area", L)}: {e(summary["area"])} · {e(str(dname or district)) if district else _T("whole_area", L)}
- · {_T("travel", L)}: {e(summary["travel_mode"])} · {_T("residents", L, n=summary["population"], n60=summary["population_60_plus"])}</p>
+<p class="small">{_T("area", L)}: {e(value(summary["area"], L))} · {e(str(dname or district)) if district else _T("whole_area", L)}
+ · {_T("travel", L)}: {e(value(summary["travel_mode"], L))} · {_T("residents", L, n=summary["population"], n60=summary["population_60_plus"])}</p>
 <h2>{_T("targets", L)}</h2>
 <table><tr><th class='l'>{_T("facility", L)}</th><th>{_T("target", L)}</th><th>{_T("achieved", L)}</th><th>{_T("met", L)}</th>
 <th>{_T("covered_share", L)}</th><th>{_T("new", L)}</th><th>{_T("existing", L)}</th><th>{_T("gap", L)}</th>
