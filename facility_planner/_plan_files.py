@@ -21,6 +21,8 @@ from ._output import OutputDir, OutputReport
 
 #: layers every plan.gpkg holds and the maps draw
 REQUIRED_LAYERS = ("districts", "townships", "demand_cells")
+#: layers whose ``covered*`` columns are numbers (people, shares), never flags
+NUMERIC_LAYERS = ("unit_tables",)
 #: summary.json: top-level key → accepted types
 SUMMARY_KEYS: dict[str, tuple[type, ...]] = {
     "scenario": (str,),
@@ -120,7 +122,7 @@ def read_plan_folder(plan_dir: str | Path, *, is_bool: Callable[[str], bool] = l
             else:
                 for name in names:
                     g = gpd.read_file(gpkg, layer=name)
-                    for col in g.columns:
+                    for col in g.columns if name not in NUMERIC_LAYERS else ():
                         if is_bool(str(col)):
                             g[col] = g[col].astype(bool)
                     layers[name] = g
@@ -151,7 +153,7 @@ def maps_folder(basemap: str) -> str:
     return "maps" if basemap == "none" else f"maps_{basemap}"
 
 
-def redraw_maps(plan_dir: str | Path, *, basemap: str = "none", force: bool = False) -> OutputReport:
+def redraw_maps(plan_dir: str | Path, *, basemap: str = "none", force: bool = False, lang: str = "zh") -> OutputReport:
     """Redraw the maps of a written plan; offline maps also rewrite ``report.html``.
 
     Offline maps (``basemap="none"``) replace ``maps/`` and ``report.html``; maps on a web base map go to
@@ -183,5 +185,5 @@ def redraw_maps(plan_dir: str | Path, *, basemap: str = "none", force: bool = Fa
     with out as stage:
         write_maps(layers, stage.path / folder, summary=summary, basemap=basemap)
         if basemap == "none":
-            write_report(None, stage.path, summary=summary)
+            write_report(None, stage.path, summary=summary, layers=layers, lang=lang)
     return stage.report

@@ -157,6 +157,7 @@ def run(
         ),
     ] = False,
     no_maps: Annotated[bool, typer.Option("--no-maps", metavar="", help="Skip the maps and the report.")] = False,
+    lang: Annotated[str, typer.Option("--lang", help="Language of the report: zh (default) or en.")] = "zh",
 ) -> None:
     """Run a scenario: place the facilities and write the plan (atomically: all or nothing)."""
     from .pipeline import run_scenario, validate_scenario
@@ -164,7 +165,7 @@ def run(
     check_output_dir(out, force=force)  # before the work: a non-empty --out without --force is refused now
     scn = validate_scenario(scenario)
     plan = run_scenario(scn, district=district)
-    written = plan.write(out, force=force, maps=False if no_maps else None)
+    written = plan.write(out, force=force, maps=False if no_maps else None, lang=lang)
     _print_summary(plan.summary())
     for note in [*plan.notes, *written.messages()]:
         typer.echo(f"note: {note}")
@@ -200,12 +201,13 @@ def maps(
     force: Annotated[
         bool, typer.Option("--force", metavar="", help="Replace maps drawn before (maps/ or maps_BASEMAP/).")
     ] = False,
+    lang: Annotated[str, typer.Option("--lang", help="Language of the report: zh (default) or en.")] = "zh",
 ) -> None:
     """Redraw a plan's maps from its plan.gpkg and summary.json: offline into maps/ (and report.html), on a web base
     map into maps_BASEMAP/ (the offline maps stay)."""
     from ._plan_files import maps_folder, redraw_maps
 
-    written = redraw_maps(plan_dir, basemap=basemap, force=force)
+    written = redraw_maps(plan_dir, basemap=basemap, force=force, lang=lang)
     folder = plan_dir / maps_folder(basemap)
     n_maps = sum(f.endswith(".html") and f.startswith(maps_folder(basemap) + "/") for f in written.written)
     typer.echo(f"wrote {n_maps} map(s) in {folder}" + (f" and {plan_dir / 'report.html'}" if basemap == "none" else ""))
@@ -214,21 +216,24 @@ def maps(
 @app.command()
 @_friendly
 def compare(
-    plan_a: Annotated[Path, typer.Argument(help="First plan folder.")],
-    plan_b: Annotated[Path, typer.Argument(help="Second plan folder.")],
-    out: Annotated[Path, typer.Option("--out", help="HTML file for the side-by-side map.")],
-    district: Annotated[str | None, typer.Option(help="Zoom to one district (code).")] = None,
+    plan_a: Annotated[Path, typer.Argument(help="First plan folder (A).")],
+    plan_b: Annotated[Path, typer.Argument(help="Second plan folder (B).")],
+    out: Annotated[Path, typer.Option("--out", help="HTML page: title, legend, table and synchronised maps.")],
+    district: Annotated[str | None, typer.Option(help="One district in both plans: code, 海淀 or Haidian.")] = None,
+    moved_within: Annotated[
+        float, typer.Option("--moved-within", help="A site of A is 'moved' when B's nearest is this close (m).")
+    ] = 500.0,
     force: Annotated[bool, typer.Option("--force", metavar="", help="Overwrite OUT if it exists.")] = False,
 ) -> None:
-    """Two plans side by side (synchronised maps) and a table of their KPI differences."""
-    from .maps import compare_summaries, comparison_map, read_plan_layers, save_map
+    """Two plans of the same area: per family the targets, achievements, coverage (change in percentage points) and
+    sites kept/added/removed/moved, printed and written as a page beside synchronised maps."""
+    from .compare import compare_plans, format_comparison
 
-    check_output_file(out, force=force, what="comparison map")
-    la, sa = read_plan_layers(plan_a)
-    lb, sb = read_plan_layers(plan_b)
-    save_map(comparison_map(la, lb, names=(sa["scenario"], sb["scenario"]), district=district), out)
-    _print_table(compare_summaries(sa, sb), floatfmt="{:,.3f}")
-    typer.echo(f"wrote {out}")
+    check_output_file(out, force=force, what="comparison page")
+    path, table = compare_plans(plan_a, plan_b, out, district=district, moved_within_m=moved_within)
+    _print_table(format_comparison(table))
+    typer.echo(f"coverage change in percentage points (B − A); moved = nearest site of B within {moved_within:,.0f} m")
+    typer.echo(f"wrote {path}")
 
 
 @app.command()

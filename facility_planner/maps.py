@@ -41,7 +41,13 @@ _ASSETS = {
     "Control.FullScreen.min.js": "Control.FullScreen.js",
     "Control.FullScreen.css": "Control.FullScreen.css",
     "L.Map.Sync.min.js": "L.Map.Sync.js",
+    "leaflet.markercluster.js": "leaflet.markercluster.js",
+    "MarkerCluster.css": "MarkerCluster.css",
+    "MarkerCluster.Default.css": "MarkerCluster.Default.css",
 }
+#: a family with more sites than this on one map is clustered at city zoom (markers split apart when zoomed in)
+CLUSTER_ABOVE = 60
+UNCOVERED_COLOR = "#3b3b3b"
 _DROP_JS = {"bootstrap", "awesome_markers"}
 _DROP_CSS = {"bootstrap_css", "glyphicons_css", "awesome_markers_font_css", "awesome_markers_css", "awesome_rotate_css"}
 
@@ -175,8 +181,8 @@ def _legend_html(styles: dict[str, dict], older_breaks: list[float], title: str,
         'border:1px solid #d62728;margin-right:6px"></span>覆盖范围 area within reach</div>'
     )
     rows.append(
-        '<div><span style="display:inline-block;width:12px;height:12px;background:none;'
-        'border:2px dashed #000;margin-right:6px"></span>未覆盖老年人 uncovered older people</div>'
+        '<div><span style="display:inline-block;width:12px;height:12px;background:rgba(59,59,59,0.6);'
+        'border:1px solid #000;margin-right:6px"></span>未覆盖老年人 uncovered older people (cells)</div>'
     )
     grad = ",".join(OLDER_COLORS)
     lo, hi = older_breaks[0], older_breaks[-1]
@@ -218,10 +224,93 @@ def _geojson(gdf: gpd.GeoDataFrame, simplify_m: float, props: list[str], decimal
     return json.loads(out.to_json(drop_id=True, to_wgs84=True))
 
 
-def plan_map(
-    layers: dict, summary: dict, *, district: str | None = None, basemap: str = "none", title: str | None = None
+class _MetricScale:
+    """Leaflet's scale bar in metres only, bottom right (the legend sits bottom left, so it never covers it)."""
+
+    def __new__(cls):
+        from branca.element import MacroElement
+        from folium.template import Template
+
+        el = MacroElement()
+        el._name = "MetricScale"
+        el._template = Template(
+            """{% macro script(this, kwargs) %}
+            L.control.scale({metric: true, imperial: false, position: 'bottomright', maxWidth: 160})
+                .addTo({{ this._parent.get_name() }});
+            {% endmacro %}"""
+        )
+        return el
+
+
+def _cell_layer(
+    name: str, rows: list[list[int | None]], origin: tuple[float, float], *, show: bool, labels: tuple[str, str]
 ):
-    """A folium.Map of a plan (from :meth:`Plan.layers` or the layers of a plan.gpkg), optionally one district."""
+    """A layer of filled cells drawn in the browser from integer rows ``[south, west, height, width, older people,
+    nearest m]`` (each cell's bounding box in 1/10,000 degree from the layer's south-west corner: the grid's squares,
+    or a square's part inside a township): a fifth of the size of the same cells as GeoJSON polygons, so rural
+    districts' maps stay small. Each cell has its own tooltip."""
+    from folium.map import Layer
+    from folium.template import Template
+
+    class CellLayer(Layer):
+        _template = Template(
+            """{% macro script(this, kwargs) %}
+            var {{ this.get_name() }} = L.featureGroup();
+            (function () {
+              var rows = {{ this.rows|tojson }}, g = {{ this.get_name() }}, y0 = {{ this.origin[0] }},
+                x0 = {{ this.origin[1] }};
+              for (var i = 0; i < rows.length; i++) {
+                var r = rows[i], s = y0 + r[0] / 1e4, w = x0 + r[1] / 1e4;
+                L.rectangle([[s, w], [s + r[2] / 1e4, w + r[3] / 1e4]],
+                  {color: '#000', weight: 0.4, fillColor: '{{ this.fill }}', fillOpacity: 0.6})
+                  .bindTooltip({{ this.labels[0]|tojson }} + ' ' + r[4].toLocaleString()
+                    + (r[5] === null ? '' : '<br>' + {{ this.labels[1]|tojson }} + ' ' + r[5].toLocaleString()))
+                  .addTo(g);
+              }
+            })();
+            {% endmacro %}"""
+        )
+
+    layer = CellLayer(name=name, overlay=True, control=True, show=show)
+    layer._name = "UncoveredCells"
+    layer.rows, layer.origin, layer.fill, layer.labels = rows, origin, UNCOVERED_COLOR, labels
+    return layer
+
+
+_CLUSTER_ICON = """function(cluster) {
+  var n = cluster.getChildCount(); var s = n < 10 ? 26 : n < 100 ? 32 : 38;
+  return L.divIcon({html: '<div style="background:%s;color:#fff;border:2px solid #fff;border-radius:50%%;'
+    + 'width:' + s + 'px;height:' + s + 'px;line-height:' + (s - 4) + 'px;text-align:center;font:bold 12px sans-serif;'
+    + 'box-shadow:0 0 3px #000">' + n + '</div>', className: 'fp-cluster', iconSize: L.point(s, s)});
+}"""
+
+
+def citywide_breaks(cells: gpd.GeoDataFrame) -> list[float]:
+    """Colour breaks of older people per km² from every populated cell of the plan (one scale for all districts)."""
+    c = cells[cells["pop"] > 0]
+    if not len(c):
+        return [0.0, 1.0, 2.0, 3.0, 4.0]
+    dens = (c["pop_60"] / (c["area_m2"] / 1e6)).to_numpy(float)
+    return [float(x) for x in np.nanquantile(dens, [0, 0.2, 0.4, 0.6, 0.8])]
+
+
+def plan_map(
+    layers: dict,
+    summary: dict,
+    *,
+    district: str | None = None,
+    basemap: str = "none",
+    title: str | None = None,
+    older_breaks: list[float] | None = None,
+):
+    """A folium.Map of a plan (from :meth:`Plan.layers` or the layers of a plan.gpkg), optionally one district.
+
+    Parameters
+    ----------
+    older_breaks
+        Colour breaks of older people per km² (five ascending values). :func:`write_maps` passes the breaks of the
+        whole plan's cells (:func:`citywide_breaks`) to every district map, so one colour means one density on all.
+    """
     import folium
     from folium import plugins
 
@@ -247,10 +336,11 @@ def plan_map(
         location=[(b[1] + b[3]) / 2, (b[0] + b[2]) / 2],
         zoom_start=11 if district else 9,
         tiles=None,
-        control_scale=True,
+        control_scale=False,
         prefer_canvas=True,
     )
     _slim(m)
+    m.add_child(_MetricScale())
     m.fit_bounds([[b[1], b[0]], [b[3], b[2]]])
     _tiles(m, basemap)
     simp = 15.0 if district else 60.0
@@ -263,9 +353,15 @@ def plan_map(
         t_area = t.to_crs("EPSG:32650").geometry.area / 1e6
         t["density"] = t["pop_60"] / t_area
         area = t
-    breaks = (
-        list(np.nanquantile(area["density"].to_numpy(float), [0, 0.2, 0.4, 0.6, 0.8])) if len(area) else [0, 1, 2, 3, 4]
-    )
+    if older_breaks is not None and district:
+        breaks = list(older_breaks)
+    else:
+        breaks = (
+            list(np.nanquantile(area["density"].to_numpy(float), [0, 0.2, 0.4, 0.6, 0.8]))
+            if len(area)
+            else [0, 1, 2, 3, 4]
+        )
+    tnames = towns.set_index("township_code")["name_zh"] if towns is not None and len(towns) else pd.Series(dtype=str)
     fg = folium.FeatureGroup(name="60岁以上人口 older population (60+)", show=True)
     # district maps draw every cell: keep only what the tooltip shows, so large rural districts stay under 5 MB
     props = ["pop", "pop_60", "density"] if district else ["township_code", "name_zh", "pop", "pop_60", "density"]
@@ -287,20 +383,55 @@ def plan_map(
     ).add_to(fg)
     fg.add_to(m)
     styles = family_styles(summary)
-    # uncovered people of the first coverage family whose demand is cells
-    cov_keys = [k for k in styles if cells is not None and f"covered_{k}" in cells.columns]
-    if cov_keys:
-        k0 = cov_keys[0]
-        unc = cells[(~cells[f"covered_{k0}"].astype(bool)) & (cells["pop_60"] > 0)]
-        if len(unc):
-            diss = unc.to_crs("EPSG:32650").dissolve(by="district_code", as_index=False, aggfunc={"pop_60": "sum"})
-            diss = diss.to_crs(WGS84)
-            folium.GeoJson(
-                _geojson(diss, simp, ["district_code", "pop_60"]),
-                name=f"未覆盖老年人 uncovered older people ({styles[k0]['name_zh']})",
-                style_function=lambda f: {"fill": False, "color": "#000", "weight": 1.5, "dashArray": "4 3"},
-                tooltip=folium.GeoJsonTooltip(fields=["pop_60"], aliases=["未覆盖60岁以上 uncovered aged 60+"]),
+    # people of every coverage family whose demand is cells: the cells themselves, filled, each with its
+    # own numbers (district maps); per township on the whole-area map, which would otherwise carry every cell
+    cov_keys = [
+        k
+        for k in styles
+        if cells is not None
+        and f"covered_{k}" in cells.columns
+        and layers.get(f"sites_{k}") is not None
+        and len(layers[f"sites_{k}"])  # a family with no site here (a target of 0) leaves nothing to show
+    ]
+    for i, k in enumerate(cov_keys):
+        unc = cells[(~cells[f"covered_{k}"].astype(bool)) & (cells["pop_60"] > 0)]
+        if not len(unc):
+            continue
+        zh = styles[k]["name_zh"]
+        near = f"nearest_m_{k}"
+        if district:
+            # each cell with its own numbers (the township names are on the map), drawn from a compact array
+            bb = unc.geometry.bounds.to_numpy(float)  # minx, miny, maxx, maxy in lon/lat
+            y0, x0 = round(float(bb[:, 1].min()), 4), round(float(bb[:, 0].min()), 4)
+            q = np.column_stack(
+                [bb[:, 1] - y0, bb[:, 0] - x0, bb[:, 3] - bb[:, 1], bb[:, 2] - bb[:, 0]]
+            )  # 1/10,000 degree ≈ 10 m
+            q = np.round(q * 1e4).astype(int)
+            nm = unc[near].round() if near in unc.columns else pd.Series(np.nan, index=unc.index)
+            rows = [
+                [*r, round(float(p)), None if d != d else round(float(d))]
+                for r, p, d in zip(q.tolist(), unc["pop_60"], nm, strict=True)
+            ]
+            _cell_layer(
+                f"未覆盖老年人 uncovered older people · {zh}",
+                rows,
+                (y0, x0),
+                show=i == 0,
+                labels=("未覆盖60岁以上 uncovered aged 60+", "距最近设施(米) nearest site m"),
             ).add_to(m)
+            continue
+        u = unc.to_crs("EPSG:32650").dissolve(by="township_code", as_index=False, aggfunc={"pop_60": "sum"})
+        u = u.to_crs(WGS84).assign(pop_60=lambda x: x["pop_60"].round())
+        u["township"] = u["township_code"].map(tnames).fillna("")
+        props = ["township", "pop_60"]
+        aliases = ["街乡镇 township", "未覆盖60岁以上 uncovered aged 60+ (township total)"]
+        folium.GeoJson(
+            _geojson(u, simp, props),
+            name=f"未覆盖老年人 uncovered older people · {zh} (按街乡镇 by township)",
+            show=i == 0,
+            style_function=lambda f: {"fillColor": UNCOVERED_COLOR, "fillOpacity": 0.6, "color": "#000", "weight": 0.4},
+            tooltip=folium.GeoJsonTooltip(fields=props, aliases=aliases, localize=True),
+        ).add_to(m)
     # coverage areas
     for key, st in styles.items():
         cov = layers.get(f"coverage_{key}")
@@ -332,6 +463,18 @@ def plan_map(
         style_function=lambda f: {"fill": False, "color": "#222", "weight": 2.2},
         tooltip=folium.GeoJsonTooltip(fields=["name_zh", "name_pinyin"], aliases=["区", "district"]),
     ).add_to(m)
+    if district and towns is not None and len(towns):
+        lab = folium.FeatureGroup(name="街乡镇名称 township names", show=True)
+        pts = towns.to_crs("EPSG:32650").representative_point().to_crs(WGS84)
+        for nm, pt in zip(towns["name_zh"], pts, strict=True):
+            folium.Marker(
+                [pt.y, pt.x],
+                icon=folium.DivIcon(
+                    html=f'<div class="fp-town">{html_mod.escape(str(nm))}</div>', icon_size=(0, 0), icon_anchor=(0, 0)
+                ),
+                interactive=False,
+            ).add_to(lab)
+        lab.add_to(m)
     # sites
     present = []
     tname = towns.set_index("township_code")["name_zh"] if towns is not None and len(towns) else pd.Series(dtype=str)
@@ -342,13 +485,21 @@ def plan_map(
             continue
         present.append(key)
         zh, en = st["name_zh"], st["name_en"]
-        fgs = folium.FeatureGroup(name=f"{zh} {en} ({len(s)})")
+        if len(s) > CLUSTER_ABOVE:
+            # many sites: grouped into counted circles at city zoom, single markers from street zoom on
+            fgs = plugins.MarkerCluster(
+                name=f"{zh} {en} ({len(s)})",
+                icon_create_function=_CLUSTER_ICON % st["color"],
+                options={"disableClusteringAtZoom": 14, "maxClusterRadius": 45, "showCoverageOnHover": False},
+            )
+        else:
+            fgs = folium.FeatureGroup(name=f"{zh} {en} ({len(s)})")
         for r in s.itertuples():
             ex = bool(getattr(r, "existing", False))
             served = getattr(r, "served", None)
             extra = ""
             if served is not None and served == served:
-                extra += f"<br>服务 serves {served:,.0f}"
+                extra += f"<br>服务人数 people served {served:,.0f}"
             for col, label in (("beds", "床位 beds"), ("allocated", "分配 allocated")):
                 v = getattr(r, col, None)
                 if v is not None and v == v:
@@ -379,6 +530,13 @@ def plan_map(
     if shift:
         foot.append("All layers shifted to GCJ-02 to match Gaode tiles; analysis is in WGS-84.")
     m.get_root().html.add_child(folium.Element(_legend_html({k: styles[k] for k in present}, breaks, name, foot)))
+    m.get_root().header.add_child(
+        folium.Element(
+            "<style>.fp-town{transform:translate(-50%,-50%);white-space:nowrap;font:bold 12px 'Noto Sans CJK SC',"
+            "'Microsoft YaHei',sans-serif;color:#333;text-shadow:0 0 3px #fff,0 0 3px #fff;pointer-events:none}"
+            ".leaflet-control-scale{margin-bottom:6px!important}</style>"
+        )
+    )
     return m
 
 
@@ -425,9 +583,12 @@ def write_maps(
     else:
         layers = plan_or_layers
     basemap = basemap or "none"
+    from .progress import progress
+
     out = Path(out_dir)
     written = [save_map(plan_map(layers, summary, basemap=basemap), out / "index.html")]
-    for r in layers["districts"].itertuples():
+    breaks = citywide_breaks(layers["demand_cells"])
+    for r in progress(list(layers["districts"].itertuples()), desc="maps", unit="district"):
         code = str(r.district_code)
         written.append(
             save_map(
@@ -437,6 +598,7 @@ def write_maps(
                     district=code,
                     basemap=basemap,
                     title=f"{summary.get('scenario', '')} · {r.name_zh} {r.name_pinyin}",
+                    older_breaks=breaks,
                 ),
                 out / f"district_{code}_{r.name_pinyin}.html",
             )
@@ -457,59 +619,8 @@ def read_plan_layers(plan_dir: str | Path) -> tuple[dict, dict]:
 
     return read_plan_folder(
         plan_dir,
-        is_bool=lambda col: col in ("existing", "straight_line_fallback") or col.startswith("covered"),
+        is_bool=lambda col: col in ("existing", "straight_line_fallback") or col.startswith("covered_"),
     )
-
-
-def comparison_map(
-    layers_a: dict,
-    layers_b: dict,
-    *,
-    names: tuple[str, str] = ("A", "B"),
-    district: str | None = None,
-    summaries: tuple[dict, dict] | None = None,
-):
-    """Two plans side by side in synchronised maps (folium DualMap with Leaflet.Sync inlined)."""
-    import folium
-    from folium import plugins
-
-    def ctx(layers):
-        d = layers["districts"].to_crs(WGS84)
-        return d[d["district_code"].astype(str) == district] if district else d
-
-    d = ctx(layers_a)
-    b = d.total_bounds
-    dm = plugins.DualMap(location=[(b[1] + b[3]) / 2, (b[0] + b[2]) / 2], zoom_start=11 if district else 9, tiles=None)
-    for sub in (dm, dm.m1, dm.m2):
-        _slim(sub)
-    for mm, layers, name in ((dm.m1, layers_a, names[0]), (dm.m2, layers_b, names[1])):
-        folium.GeoJson(
-            _geojson(ctx(layers), 60.0, ["name_zh"]),
-            name=f"区 districts ({name})",
-            style_function=lambda f: {"fill": False, "color": "#222", "weight": 2},
-        ).add_to(mm)
-        for key, st in _layer_styles(layers, summaries).items():
-            s = layers.get(f"sites_{key}")
-            if s is None or not len(s):
-                continue
-            s = s.to_crs(WGS84)
-            if district:
-                s = s[s["district_code"].astype(str) == district]
-            fg = folium.FeatureGroup(name=f"{st['name_zh']} ({name}: {len(s)})")
-            for r in s.itertuples():
-                folium.CircleMarker(
-                    [r.geometry.y, r.geometry.x],
-                    radius=st["radius"],
-                    color="#fff",
-                    weight=1,
-                    fill=True,
-                    fill_color=st["color"],
-                    fill_opacity=0.9,
-                    tooltip=f"{st['name_zh']} · {name} · {r.site_id}",
-                ).add_to(fg)
-            fg.add_to(mm)
-        folium.LayerControl(collapsed=True).add_to(mm)
-    return dm
 
 
 def _layer_styles(layers: dict, summaries: tuple[dict, dict] | None) -> dict[str, dict]:
@@ -525,29 +636,15 @@ def _layer_styles(layers: dict, summaries: tuple[dict, dict] | None) -> dict[str
     return family_styles({"families": {k: {} for k in keys}})
 
 
-def compare_summaries(a: dict, b: dict) -> pd.DataFrame:
-    """KPI differences between two plan summaries, one row per family."""
-    rows = []
-    keys = list(dict.fromkeys([*a.get("families", {}), *b.get("families", {})]))
-    for key in keys:
-        fa, fb = a["families"].get(key), b["families"].get(key)
-        if fa is None and fb is None:
-            continue
-        g = lambda f, k: None if f is None else f.get(k)  # noqa: E731
-        rows.append(
-            {
-                "family": key,
-                "family_zh": (fa or fb).get("name_zh", key),
-                "unit": g(fa, "unit") or g(fb, "unit"),
-                "achieved_a": g(fa, "achieved"),
-                "achieved_b": g(fb, "achieved"),
-                "difference": (g(fb, "achieved") - g(fa, "achieved"))
-                if g(fa, "achieved") is not None and g(fb, "achieved") is not None
-                else None,
-                "sites_new_a": g(fa, "sites_new"),
-                "sites_new_b": g(fb, "sites_new"),
-                "met_a": g(fa, "met"),
-                "met_b": g(fb, "met"),
-            }
-        )
-    return pd.DataFrame(rows)
+# the comparison lives in compare.py; these names stay importable from maps
+from .compare import compare_summaries, comparison_map  # noqa: E402
+
+__all__ = [
+    "compare_summaries",
+    "comparison_map",
+    "plan_map",
+    "read_plan_layers",
+    "save_map",
+    "show",
+    "write_maps",
+]

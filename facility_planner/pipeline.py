@@ -14,6 +14,7 @@ from .demand import beijing_demand, beijing_zones
 from .families import FamilyResult, PlanContext, plan_family
 from .matrices import LabelledMatrix
 from .plan import Plan
+from .progress import progress, step
 from .scenario import Scenario, load_scenario
 
 
@@ -120,7 +121,8 @@ def run_scenario(scenario: Scenario | str | Path, *, district: str | None = None
     scn = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     t: dict[str, float] = {}
     t0 = time.perf_counter()
-    ctx = plan_context(scn, district=district)
+    with step("demand"):
+        ctx = plan_context(scn, district=district)
     t["demand"] = time.perf_counter() - t0
     notes = list(ctx.demand.notes)
     if ctx.is_part:
@@ -130,7 +132,8 @@ def run_scenario(scenario: Scenario | str | Path, *, district: str | None = None
         )
     results: dict[str, FamilyResult] = {}
     no_existing = []
-    for i, (key, spec) in enumerate(scn.enabled_families().items()):
+    fams = list(scn.enabled_families().items())
+    for i, (key, spec) in enumerate(progress(fams, desc="families", unit="family", label=lambda kv: kv[0])):
         t1 = time.perf_counter()
         results[key] = plan_family(ctx, key, spec, i)
         if spec.model != "allocate":

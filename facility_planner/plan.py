@@ -98,50 +98,19 @@ class Plan:
         }
 
     def summary_table(self) -> pd.DataFrame:
-        """One row per family and district (plus a row for the whole plan), Chinese and English names."""
-        rows = []
-        s = self.summary()
-        for key, f in s["families"].items():
-            rows.append(
-                {
-                    "family": key,
-                    "family_zh": f["name_zh"],
-                    "family_en": f["name_en"],
-                    "district_code": "",
-                    "district_zh": "合计",
-                    "district_en": "total",
-                    "target": f["target"],
-                    "achieved": f["achieved"],
-                    "met": f["met_text"],
-                    "unit": f["unit"],
-                    "covered_share": f.get("covered_share"),
-                    "sites_new": f["sites_new"],
-                    "sites_existing": f["sites_existing"],
-                    "gap": f["gap"],
-                    "gap_exceeded": f["gap_exceeded"],
-                }
-            )
-            for d in f["districts"]:
-                rows.append(
-                    {
-                        "family": key,
-                        "family_zh": f["name_zh"],
-                        "family_en": f["name_en"],
-                        "district_code": d["district_code"],
-                        "district_zh": d["name_zh"],
-                        "district_en": d["name_en"],
-                        "target": d.get("target"),
-                        "achieved": d.get("sites_new", 0) + d.get("sites_existing", 0),
-                        "met": None,
-                        "unit": "sites in district",
-                        "covered_share": d.get("covered_share"),
-                        "sites_new": d.get("sites_new"),
-                        "sites_existing": d.get("sites_existing"),
-                        "gap": None,
-                        "gap_exceeded": None,
-                    }
-                )
-        return pd.DataFrame(rows)
+        """``summary.csv``: per family, the whole plan, each district and each township-level unit, rounded as a
+        planner reads them (see :func:`facility_planner.tables.planner_table`)."""
+        from .tables import planner_table
+
+        return planner_table(self, self.unit_tables())
+
+    def unit_tables(self) -> pd.DataFrame:
+        """Per family × (total, district, township): sites, demand, covered, nearest-site distance (cached)."""
+        from .tables import unit_tables
+
+        if getattr(self, "_unit_tables", None) is None:
+            self._unit_tables = unit_tables(self)
+        return self._unit_tables
 
     def layers(self) -> dict[str, gpd.GeoDataFrame | pd.DataFrame]:
         """The GeoPackage layers: sites and demand per family, demand cells with covered flags, townships."""
@@ -153,6 +122,10 @@ class Plan:
             cc = fr.cell_covered
             if cc is not None:
                 cells[f"covered_{key}"] = cells["cell_id"].map(cc).eq(True)
+                # the distance an uncovered cell's people are from the family's nearest site (maps, tables)
+                from .tables import nearest_site_m
+
+                cells[f"nearest_m_{key}"] = np.round(nearest_site_m(cells, fr.sites))
         for fr in self.families.values():
             if fr.demand_kind == "cells" and "straight_line_fallback" in fr.demand.columns:
                 fb = fr.demand.set_index("demand_id")["straight_line_fallback"]
@@ -160,6 +133,7 @@ class Plan:
                 break
         out["demand_cells"] = cells
         out["townships"] = self.township_kpis()
+        out["unit_tables"] = self.unit_tables()
         out["districts"] = self.demand.districts
         if self.demand.join_report is not None:
             out["join_report"] = self.demand.join_report
@@ -191,8 +165,10 @@ class Plan:
             t[f"{key}_sites"] = t["township_code"].map(n).fillna(0).astype(int)
         return t
 
-    def write(self, out_dir: str | Path, *, force: bool = False, maps: bool | None = None) -> OutputReport:
-        """Write plan.gpkg, summary.json, summary.csv (and maps/report when asked) and manifest.json, atomically.
+    def write(
+        self, out_dir: str | Path, *, force: bool = False, maps: bool | None = None, lang: str = "zh"
+    ) -> OutputReport:
+        """Write plan.gpkg, summary.json, summary.csv, plan.xlsx (and maps/report in ``lang``), atomically.
 
         Everything is written into a temporary folder beside ``out_dir`` first and moved into place only when
         complete, so a failed or interrupted run leaves no half-written plan and no temporary folder. A non-empty
@@ -221,6 +197,9 @@ class Plan:
             write_gpkg(tmp / "plan.gpkg", self.layers())
             (tmp / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
             write_csv_excel(self.summary_table(), tmp / "summary.csv")
+            from .tables import write_workbook
+
+            write_workbook(self, tmp / "plan.xlsx", table=self.summary_table())
             want_maps = self.scenario.outputs.maps if maps is None else maps
             if want_maps:
                 from .maps import write_maps
@@ -228,7 +207,7 @@ class Plan:
 
                 write_maps(self, tmp / "maps")
                 if self.scenario.outputs.report:
-                    write_report(self, tmp)
+                    write_report(self, tmp, lang=lang)
         return stage.report
 
 

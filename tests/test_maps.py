@@ -137,7 +137,7 @@ def test_comparison_map_and_report(plan_dir, tmp_path):
     assert "L.Map.Sync" in html or ".sync(" in html
     report = (plan_dir / "report.html").read_text(encoding="utf-8")
     assert "A4 landscape" in report and "maps/index.html" in report and "西城区" in report
-    assert "达标 met" in report
+    assert "达标" in report and "目标与完成情况" in report
 
 
 def test_maps_command_redraws(plan_dir):

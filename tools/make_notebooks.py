@@ -162,7 +162,8 @@ def xicheng(stations=None):
     }))
 
 a, b = xicheng(), xicheng(80)
-fp.compare_summaries(a.summary(), b.summary())""",
+# coverage change in percentage points; sites kept, added, removed, and moved (B's nearest within 500 m)
+fp.compare_summaries(a.summary(), b.summary(), layers=(a.layers(), b.layers()))""",
     """md:The older population within a 15-minute walk:""",
     """sa, sb = a.summary()["families"]["eldercare_stations"], b.summary()["families"]["eldercare_stations"]
 sa["covered_share"], sb["covered_share"]""",

@@ -1,0 +1,169 @@
+"""Static maps for the printed report, drawn offline with matplotlib: older people per km² (cells in a district,
+townships for a whole area), township and district boundaries, a family's sites (existing ones ringed in black) and
+its uncovered cells, a metric scale bar. Drawn in UTM 50N so the axes are metres."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+
+from . import settings
+
+OLDER_COLORS = ["#fff7ec", "#fdd49e", "#fc8d59", "#d7301f", "#7f0000"]
+_FONTS = [
+    "Noto Sans CJK SC",
+    "Noto Sans CJK JP",
+    "Microsoft YaHei",
+    "PingFang SC",
+    "WenQuanYi Micro Hei",
+    "DejaVu Sans",
+]
+
+
+def has_cjk_font() -> bool:
+    """Whether matplotlib can draw Chinese; registers an installed Noto/WenQuanYi CJK font that its cache missed
+    (matplotlib skips ``.ttc`` collections installed after its font cache was built)."""
+    from matplotlib import font_manager as fm
+
+    names = {f.name for f in fm.fontManager.ttflist}
+    if any(n in names for n in _FONTS[:-1]):
+        return True
+    for path in fm.findSystemFonts(fontext="ttf") + fm.findSystemFonts(fontext="otf") + _ttc_files():
+        low = Path(path).name.lower()
+        if ("cjk" in low and "sans" in low) or "wqy" in low or "msyh" in low or "pingfang" in low:
+            try:
+                fm.fontManager.addfont(path)
+            except (OSError, RuntimeError, ValueError):
+                continue
+    names = {f.name for f in fm.fontManager.ttflist}
+    return any(n in names for n in _FONTS[:-1])
+
+
+def _ttc_files() -> list[str]:
+    out: list[str] = []
+    for d in ("/usr/share/fonts", "/usr/local/share/fonts", str(Path.home() / ".fonts"), "C:/Windows/Fonts",
+              "/System/Library/Fonts", "/Library/Fonts"):  # fmt: skip
+        p = Path(d)
+        if p.is_dir():
+            out += [str(f) for f in p.rglob("*.tt[cf]") if "cjk" in f.name.lower() or "msyh" in f.name.lower()]
+    return out
+
+
+def _density_colors(values: np.ndarray, breaks: list[float]) -> list[str]:
+    idx = np.searchsorted(np.asarray(breaks, float), np.asarray(values, float), side="right") - 1
+    return [OLDER_COLORS[int(min(max(i, 0), len(OLDER_COLORS) - 1))] for i in idx]
+
+
+def _scale_bar(ax, extent_m: float) -> None:
+    nice = [100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000]
+    length = max([n for n in nice if n <= extent_m / 4] or [nice[0]])
+    x0, x1 = ax.get_xlim()
+    y0, y1 = ax.get_ylim()
+    x, y = x0 + 0.04 * (x1 - x0), y0 + 0.04 * (y1 - y0)
+    ax.plot([x, x + length], [y, y], color="#000", linewidth=3, solid_capstyle="butt")
+    label = f"{length // 1000:,} km" if length >= 1000 else f"{length} m"
+    ax.text(x + length / 2, y + 0.015 * (y1 - y0), label, ha="center", va="bottom", fontsize=8)
+
+
+def plan_png(
+    layers: dict,
+    *,
+    family: str | None = None,
+    families: dict[str, dict] | None = None,
+    district: str | None = None,
+    breaks: list[float] | None = None,
+    title: str = "",
+    legend: dict[str, str] | None = None,
+    dpi: int = 110,
+) -> bytes:
+    """A PNG of the plan: one family (``family``) or every family in ``families`` (key → style with ``color``,
+    ``name_zh``), over the older population; one district (a code) or the whole plan.
+
+    ``legend`` holds the labels (translated by the caller): ``older``, ``uncovered``, ``existing``.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    legend = legend or {}
+    crs = settings.working_crs
+
+    def part(g):
+        if g is None or not len(g):
+            return g
+        if district is not None and "district_code" in g.columns:
+            g = g[g["district_code"].astype(str) == district]
+        return g if g.crs is not None and g.crs.equals(crs) else g.to_crs(crs)
+
+    dist = part(layers["districts"])
+    towns = part(layers["townships"])
+    cells = part(layers["demand_cells"])
+    with plt.rc_context({"font.sans-serif": _FONTS, "font.family": "sans-serif", "axes.unicode_minus": False}):
+        fig, ax = plt.subplots(figsize=(7.6, 5.4), dpi=dpi)
+        if district is not None:
+            area = cells[cells["pop"] > 0]
+            dens = area["pop_60"] / (area["area_m2"] / 1e6)
+        else:
+            area = towns
+            dens = towns["pop_60"] / (towns.geometry.area / 1e6)
+        br = breaks or [float(x) for x in np.nanquantile(dens.to_numpy(float), [0, 0.2, 0.4, 0.6, 0.8])]
+        if len(area):
+            area.plot(ax=ax, color=_density_colors(dens.to_numpy(), br), linewidth=0)
+        keys = [family] if family else list((families or {}).keys())
+        handles = []
+        if family and f"covered_{family}" in cells.columns:
+            unc = cells[~cells[f"covered_{family}"].astype(bool) & (cells["pop_60"] > 0)]
+            s = layers.get(f"sites_{family}")
+            if len(unc) and s is not None and len(s):
+                unc.plot(ax=ax, facecolor="#3b3b3b", alpha=0.55, edgecolor="none")
+                handles.append(Patch(facecolor="#3b3b3b", alpha=0.55, label=legend.get("uncovered", "uncovered")))
+        towns.boundary.plot(ax=ax, color="#666", linewidth=0.4)
+        dist.boundary.plot(ax=ax, color="#111", linewidth=1.2)
+        for key in keys:
+            s = part(layers.get(f"sites_{key}"))
+            if s is None or not len(s):
+                continue
+            st = (families or {}).get(key, {})
+            color = st.get("color", "#d62728")
+            ex = s["existing"].astype(bool) if "existing" in s.columns else np.zeros(len(s), bool)
+            pts = s.geometry.centroid if not (s.geom_type == "Point").all() else s.geometry
+            size = 14 if len(s) > 200 else 26
+            ax.scatter(pts.x[~ex], pts.y[~ex], s=size, c=color, edgecolors="white", linewidths=0.5, zorder=5)
+            if ex.any():
+                ax.scatter(pts.x[ex], pts.y[ex], s=size, c=color, edgecolors="black", linewidths=1.4, zorder=6)
+            handles.append(
+                Line2D([], [], marker="o", linestyle="", markerfacecolor=color, markeredgecolor="white",
+                       markersize=7, label=f"{st.get('name_zh', key)} ({len(s)})")
+            )  # fmt: skip
+        handles.append(Patch(facecolor=OLDER_COLORS[3], label=legend.get("older", "people 60+ per km²")))
+        b = dist.total_bounds
+        pad = 0.03 * max(b[2] - b[0], b[3] - b[1])
+        ax.set_xlim(b[0] - pad, b[2] + pad)
+        ax.set_ylim(b[1] - pad, b[3] + pad)
+        ax.set_aspect("equal")
+        ax.set_axis_off()
+        _scale_bar(ax, b[2] - b[0])
+        ax.legend(handles=handles, loc="upper right", fontsize=7, framealpha=0.9)
+        if title:
+            ax.set_title(title, fontsize=11)
+        fig.tight_layout()
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png")
+        plt.close(fig)
+    return buf.getvalue()
+
+
+def cell_breaks(cells: gpd.GeoDataFrame) -> list[float]:
+    """Density breaks (people 60+ per km²) of every populated cell, shared by every district figure."""
+    from .maps import citywide_breaks
+
+    return citywide_breaks(cells)
+
+
+__all__ = ["cell_breaks", "plan_png"]
