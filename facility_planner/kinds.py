@@ -232,6 +232,7 @@ def plan_max_cover(prob: FamilyProblem, travel: FamilyTravel, solver: SolverSpec
         notes.append(f"only {allowed} candidate sites for {p_new} new sites: all are opened")
         p_new = max(0, allowed)
     rule = spec.equity
+    unmet_rule = False
     if rule.rule == "quota" and rule.level == "district" and len(prob.part_districts) == 1:
         # one district planned: a district quota cannot bind (its quota is the part being planned)
         rule = rule.model_copy(update={"rule": "none"})
@@ -271,11 +272,22 @@ def plan_max_cover(prob: FamilyProblem, travel: FamilyTravel, solver: SolverSpec
             name = f"the {rule.level} minimum of {rule.min_share:.0%} covered"
         # a third of the time for the plan without the rule, the rest for the plan asked for
         free = max_cover(cov, w, p_new, side=base, time_limit_s=solver.time_limit_s / 3, **kw)
-        price = price_rule(
-            cov, w, p_new, rule=ruled, name=name, free=free, time_limit_s=solver.time_limit_s * 2 / 3, **kw
-        )
-        sol = price.ruled
-        notes.append(price.describe())
+        try:
+            price = price_rule(
+                cov, w, p_new, rule=ruled, name=name, free=free, time_limit_s=solver.time_limit_s * 2 / 3, **kw
+            )
+        except InfeasibleModelError as exc:
+            # the rule cannot hold with this many sites: plan without it and say why, never stop the run
+            sol = free
+            reasons = "; ".join(exc.reasons[:5]) + (f" and {len(exc.reasons) - 5} more" if len(exc.reasons) > 5 else "")
+            notes.append(
+                f"{name} cannot be met with {p_new} new site(s) ({reasons}); the plan is the best one without the "
+                "rule, and the rule is reported as not met"
+            )
+            unmet_rule = True
+        else:
+            sol = price.ruled
+            notes.append(price.describe())
     chosen = list(sol.selected)
     covered = pd.Series(covered_rows(cov, chosen), index=cov.row_ids)
     cw = float(w[covered.to_numpy()].sum())
@@ -288,7 +300,9 @@ def plan_max_cover(prob: FamilyProblem, travel: FamilyTravel, solver: SolverSpec
         "coverage_basis": f"{prob.weight_label} within {travel.spec.time_limit_min:g} min ({travel.describe()})",
     }
     if rule.rule != "none":
-        figures["equity_rule"] = {"rule": rule.rule, "level": rule.level, "min_share": rule.min_share}
+        figures["equity_rule"] = {
+            "rule": rule.rule, "level": rule.level, "min_share": rule.min_share, "met": not unmet_rule
+        }  # fmt: skip
     if price is not None:
         figures["equity_price"] = price.summary()
     if "group_coverage" in sol.extra:
@@ -302,7 +316,7 @@ def plan_max_cover(prob: FamilyProblem, travel: FamilyTravel, solver: SolverSpec
     kpi = KPI(
         target=float(target),
         achieved=float(len(chosen)),
-        met=len(chosen) >= target,
+        met=len(chosen) >= target and not unmet_rule,
         unit="sites",
         gap=sol.gap,
         gap_requested=solver.mip_rel_gap,

@@ -9,6 +9,10 @@ coverage counts were made with.
 
 from __future__ import annotations
 
+import datetime
+import os
+import re
+import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -343,8 +347,38 @@ def write_workbook(plan: Plan, path: str | Path, *, table: pd.DataFrame | None =
             for i, col in enumerate(df.columns, start=1):
                 width = min(40, max(10, len(_HEADERS_ZH.get(col, col)) + 2))
                 ws.column_dimensions[ws.cell(row=1, column=i).column_letter].width = width
+        stamp = _fixed_time()
+        xw.book.properties.created = stamp
+        xw.book.properties.modified = stamp
+    _fix_zip_times(tmp)
     os.replace(tmp, path)
     return path
+
+
+def _fixed_time() -> datetime.datetime:
+    """``SOURCE_DATE_EPOCH`` when set, else 1980-01-01: two runs of one plan write the same bytes."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch and epoch.isdigit():
+        return datetime.datetime.fromtimestamp(int(epoch), tz=datetime.UTC).replace(tzinfo=None)
+    return datetime.datetime(1980, 1, 1)
+
+
+def _fix_zip_times(path: Path) -> None:
+    """Rewrite an xlsx (a zip) with every member stamped at :func:`_fixed_time` (openpyxl stamps them now)."""
+    stamp = _fixed_time().timetuple()[:6]
+    with zipfile.ZipFile(path) as z:
+        members = [(info, z.read(info.filename)) for info in z.infolist()]
+    tmp = path.with_name(path.name + ".z")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        iso = _fixed_time().strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+        for info, data in members:
+            if info.filename == "docProps/core.xml":  # openpyxl sets `modified` to the time of saving
+                data = re.sub(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(<)", rb"\g<1>" + iso + rb"\g<2>", data)
+            zi = zipfile.ZipInfo(info.filename, date_time=stamp)
+            zi.compress_type = zipfile.ZIP_DEFLATED
+            zi.external_attr = info.external_attr
+            z.writestr(zi, data)
+    os.replace(tmp, path)
 
 
 def _sheet(name: str, taken: dict) -> str:

@@ -48,8 +48,11 @@ def test_cli_json(tmp_path):
     assert r.exit_code == 2 and "--force" in r.output and out.read_text() == "keep me"
     r = CliRunner().invoke(app, ["benchmark", "mclp-swain", "--json", str(out), "--force"])
     assert r.exit_code == 0 and len(json.loads(out.read_text())) == 24
+    # a missing folder is made (as `run --out` makes its folder); a file in the way is a clear error
     r = CliRunner().invoke(app, ["benchmark", "mclp-swain", "--json", str(tmp_path / "no" / "x.json")])
-    assert r.exit_code == 2 and "does not exist" in r.output
+    assert r.exit_code == 0 and len(json.loads((tmp_path / "no" / "x.json").read_text())) == 24
+    r = CliRunner().invoke(app, ["benchmark", "mclp-swain", "--json", str(out / "x.json")])
+    assert r.exit_code == 2 and "is a file, not a folder" in r.output and "Traceback" not in r.output
 
 
 def test_runner_on_any_folder_and_its_errors(tmp_path):

@@ -109,7 +109,19 @@ def test_max_cover_district_quota_matches_enumeration():
     chosen = [int(s[1:]) for s in out.chosen]
     assert sum(j < 4 for j in chosen) == 1 and sum(j >= 4 for j in chosen) == 2
     assert "equity_price" in out.kpi.figures  # the rule's price is stated
-    assert out.kpi.figures["equity_price"]["bound_without_rule"] >= best - 1e-9
+    price = out.kpi.figures["equity_price"]
+    assert price["bound_free"] >= best - 1e-9 and price["price_low"] <= price["price_high"] + 1e-9
+
+
+def test_an_impossible_district_minimum_is_reported_not_fatal():
+    sd = ["a", "a", "a", "a", "b", "b", "b"]
+    dd = ["a"] * 7 + ["b"] * 7
+    spec = {"model": "max_cover", "count": 1, "equity": {"rule": "min_share", "level": "district", "min_share": 0.9}}
+    prob, travel = _problem(spec, DXY, W, SXY, d_district=dd, s_district=sd, parts={"a": 1, "b": 0})
+    out = KINDS["max_cover"](prob, travel, SOLVER)
+    assert len(out.chosen) == 1 and out.kpi.met is False
+    assert out.kpi.figures["equity_rule"]["met"] is False
+    assert any("cannot be met" in n for n in out.notes)
 
 
 def test_min_cover_matches_enumeration():
