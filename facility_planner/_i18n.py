@@ -146,6 +146,38 @@ def _travel(s: str) -> str:
 
 NOTE_TEMPLATES: list[tuple[str, str]] = [
     (
+        r"Inside each township people are spread over the cells by area \(no population raster given\)\.",
+        "各街乡镇内的人口按面积均匀分布到网格(未提供人口栅格)。",
+    ),
+    (
+        r"Inside each township people are spread over the cells by (?P<how>.+)\.",
+        "各街乡镇内的人口按{how}分布到网格。",
+    ),
+    (
+        r"Older population \(60\+\): city share (?P<s>[\d.]+) \((?P<src>[^)]*)\); no per-district age figures are "
+        r"published in the bundled data\.",
+        "60岁及以上人口:全市比例 {s}({src});随附数据中没有公开的分区年龄数据。",
+    ),
+    (
+        r"Older population \(60\+\): (?P<rest>.+)",
+        "60岁及以上人口:{rest}",
+    ),
+    (
+        r"Community/village locations known for (?P<a>\d+) of (?P<b>\d+) units \(2016 geocodes\); (?P<c>\d+) of "
+        r"(?P<d>\d+) in the area\.",
+        "已知位置的社区村:全市 {b} 个中 {a} 个(2016年坐标);本区域 {d} 个中 {c} 个。",
+    ),
+    (
+        r"(?P<rule>.+) costs (?P<price>.+) of coverage: (?P<free>[\d.]+%) covered without it(?P<bound>.*), "
+        r"(?P<with>[\d.]+%) with it(?P<rest>.*)\.",
+        "公平规则({rule})的代价:覆盖率 {price}(不设规则时覆盖 {free}{bound},设规则时 {with}){rest}。",
+    ),
+    (
+        r"(?P<rule>.+) cannot be met with (?P<p>\d+) new site\(s\) \((?P<why>.*)\); the plan is the best one without "
+        r"the rule, and the rule is reported as not met",
+        "以 {p} 个新设施无法满足{rule}({why});给出不设该规则的最优方案,并标记该规则未达标",
+    ),
+    (
         r"(?P<n>[\d,]+) here: this area's part of (?P<tot>[\d,]+) in the scenario's area, split among districts by "
         r"(?P<by>.+) \(largest remainder\)",
         "本区域 {n}:全市目标 {tot} 中本区域的份额,按{by}在各区间分配(最大余数法)",

@@ -172,6 +172,9 @@ def test_compare_command_writes_a_page_and_refuses_cleanly(plans, tmp_path):
     assert "方案比较 Plan comparison" in page and "fp-side" in page and ".sync(" in page
     assert "只在B added" in page and "<table>" in page
     r = CliRunner().invoke(app, ["compare", str(plans[2]), str(plans[3]), "--out", str(out), "--district", "Miyun"])
+    assert r.exit_code == 2 and "--force" in r.output and page == out.read_text(encoding="utf-8")  # kept
+    args = ["compare", str(plans[2]), str(plans[3]), "--out", str(out), "--district", "Miyun", "--force"]
+    r = CliRunner().invoke(app, args)
     assert r.exit_code == 2 and "Traceback" not in r.output and "Xicheng" in r.output
 
 
