@@ -188,6 +188,25 @@ class BeijingAreas:
 
 
 def resolve_district(districts: pd.DataFrame, name: str) -> str:
+    """The 6-digit code of a district given as code, Chinese name (海淀区/海淀) or English name (Haidian).
+
+    Parameters
+    ----------
+    districts
+        The districts table (``district_code``, ``name_zh``, ``name_pinyin``).
+    name
+        The district as the user wrote it.
+
+    Returns
+    -------
+    str
+        Its district code.
+
+    Raises
+    ------
+    ValidationError
+        When no district matches ``name`` (the message lists the districts).
+    """
     key = str(name).strip()
     low = key.lower().removesuffix(" district")
     for _, r in districts.iterrows():

@@ -576,7 +576,7 @@ def read_points(
     reference: gpd.GeoDataFrame | None = None,
     data_path: str | Path | None = None,
 ) -> gpd.GeoDataFrame:
-    """Read a list of facilities (points) as planners have them, into WGS-84, every problem in one error.
+    r"""Read a list of facilities (points) as planners have them, into WGS-84, every problem in one error.
 
     Formats: CSV/TXT/TSV in UTF-8, UTF-8 with BOM, GBK/GB18030 (detected) or UTF-16 with BOM (or any ``encoding``);
     Excel ``.xlsx`` (the first sheet, or ``sheet``); any vector file GDAL reads (GeoJSON, GeoPackage, Shapefile …;
@@ -625,7 +625,7 @@ def read_points(
     --------
     >>> import tempfile, pathlib
     >>> f = pathlib.Path(tempfile.mkdtemp()) / "stations.csv"
-    >>> _ = f.write_text("名称,经度,纬度\\n驿站甲,116.3913,39.9075\\n", encoding="gbk")
+    >>> _ = f.write_text("名称,经度,纬度\n驿站甲,116.3913,39.9075\n", encoding="gbk")
     >>> pts = read_points(f, coord_system="wgs84", prefix="station")
     >>> pts[["site_id", "name", "source_row"]].values.tolist()
     [['station-00001', '驿站甲', 2]]

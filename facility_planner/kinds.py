@@ -78,6 +78,7 @@ class KPI:
 
     @property
     def gap_exceeded(self) -> bool:
+        """True when the proven gap is above the gap asked for: the plan is the best found, not proven optimal."""
         return self.gap is not None and self.gap_requested is not None and self.gap > self.gap_requested + 1e-9
 
     @property
@@ -89,6 +90,7 @@ class KPI:
         return base
 
     def as_dict(self) -> dict[str, Any]:
+        """A plain dict for JSON."""
         return {
             "target": self.target,
             "achieved": self.achieved,

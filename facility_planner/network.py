@@ -74,10 +74,12 @@ class StreetNetwork:
 
     @property
     def n_nodes(self) -> int:
+        """The number of street nodes."""
         return len(self.nodes)
 
     @property
     def n_edges(self) -> int:
+        """The number of stored (directed) street edges."""
         return 0 if self.edges is None else len(self.edges)
 
     def hull(self, buffer_m: float = 0.0):

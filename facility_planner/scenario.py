@@ -23,6 +23,8 @@ class _Strict(BaseModel):
 
 
 class DemandSpec(_Strict):
+    """The ``demand:`` block: cell size and shape, and the share of people aged 60+."""
+
     cell_size_m: float = Field(500.0, gt=49, description="Cell size in metres (250 works citywide).")
     shape: Literal["square", "hex"] = "square"
     older_share: float | None = Field(None, ge=0, le=1, description="60+ share; the 2020 city share when empty.")
@@ -68,6 +70,8 @@ class FamilyTravelSpec(_Strict):
 
 
 class SolverSpec(_Strict):
+    """The ``solver:`` block: solver name, time limit per model and relative optimality gap."""
+
     name: str = "highs"
     time_limit_s: float = Field(60.0, gt=0)
     mip_rel_gap: float = Field(0.005, ge=0, lt=1)
@@ -103,6 +107,8 @@ class CandidatesSpec(_Strict):
 
 
 class HousingDistanceSpec(_Strict):
+    """``exclude.away_from_housing``: keep sites this far from cells with dense housing."""
+
     distance_m: float = Field(1000.0, ge=0, description="No populated cell this dense within this distance.")
     density_per_km2: float = Field(5000.0, gt=0, description="People per km² that count as dense housing.")
     max_people: float | None = Field(
@@ -195,6 +201,8 @@ class FamilySpec(_Strict):
 
 
 class OutputsSpec(_Strict):
+    """The ``outputs:`` block: which maps and report to write, and the basemap."""
+
     maps: bool = True
     report: bool = True
     basemap: Literal["none", "osm", "gaode", "tianditu"] = "none"
@@ -267,6 +275,7 @@ class Scenario(_Strict):
         )
 
     def resolve(self, path: str | None) -> Path | None:
+        """``path`` relative to the scenario file's folder (absolute paths unchanged, None stays None)."""
         if path is None:
             return None
         p = Path(path)

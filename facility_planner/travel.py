@@ -322,6 +322,7 @@ class FamilyTravel:
         return Travel(empty, self.mode, **self.spec_kw)
 
     def describe(self) -> str:
+        """The travel rule in words, e.g. ``walking at 4.5 km/h, detour × 1.3``."""
         kw = self.spec_kw
         how = {"walk": "walking", "drive": "driving", "network": "street network"}.get(self.mode, self.mode)
         extra = f", detour × {kw['detour_factor']:g}" if self.mode != "network" else ""

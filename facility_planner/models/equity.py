@@ -93,7 +93,7 @@ class RulePrice:
             text += f" (the plans found differ by {found:.1f} points; the interval is what is proven)"
         return text + "."
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         """A plain dict for JSON."""
         return {
             "rule": self.name,
@@ -111,8 +111,8 @@ class RulePrice:
 
 
 def price_rule(
-    coverage,
-    weights=None,
+    coverage: Any,
+    weights: Any = None,
     p: int = 1,
     *,
     rule: Mapping[str, Any],
