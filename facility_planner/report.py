@@ -1,6 +1,5 @@
 """The plan report: targets against achievements, a per-district table, links to the maps. One HTML file, no
-external resources, printable at A4 landscape; :func:`export_pdf` prints it with headless Chromium when present.
-"""
+external resources, printable at A4 landscape; :func:`export_pdf` prints it with headless Chromium when present."""
 
 from __future__ import annotations
 
@@ -141,8 +140,7 @@ def chromium_path() -> str | None:
 
 def run_headless(url: str, *args: str, timeout_s: float = 60, exe: str | None = None) -> None:
     """Open ``url`` in headless Chromium with every network request blocked (a throwaway profile), passing ``args``
-    (e.g. ``--screenshot=…`` or ``--print-to-pdf=…``). Used for the PDF export, the map tests and the benchmark.
-    """
+    (e.g. ``--screenshot=…`` or ``--print-to-pdf=…``). Used for the PDF export, the map tests and the benchmark."""
     import tempfile
 
     exe = exe or chromium_path()

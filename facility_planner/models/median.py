@@ -90,8 +90,7 @@ def _greedy_median(C: sp.csr_matrix, w, p: int, required, allowed, penalty: floa
 
 def _interchange(D: np.ndarray, w, required, allowed, start, max_passes: int = 50, deadline=math.inf):
     """Best-improvement interchange (Teitz & Bart 1968) from the plan ``start``, on dense costs ``D`` in which a
-    pair that cannot be served carries a prohibitive cost. Passes stop at ``deadline``.
-    """
+    pair that cannot be served carries a prohibitive cost. Passes stop at ``deadline``."""
     n = D.shape[0]
     chosen = start.copy()
     for _ in range(max_passes):
