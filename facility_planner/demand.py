@@ -305,6 +305,8 @@ def build_demand_layer(
     ----------
     zones
         Polygons with ``township_code``, ``district_code``, ``pop_column`` and (optionally) ``older_column``.
+    pop_column, older_column
+        The columns of ``zones`` holding all people and people aged 60+ (``older_column=None``: no 60+ layer).
     cell_size_m
         Square side, or hexagon centre spacing, in metres (500 by default; 250 works citywide).
     shape
@@ -313,6 +315,8 @@ def build_demand_layer(
         Optional layer whose amount inside each cell weights the spread: line length (e.g. a street network),
         point count (or the sum of ``ancillary_column``), or polygon area. A township with no ancillary amount
         inside falls back to area and says so in the cell's ``weight_source``.
+    ancillary_column
+        The column of ``ancillary`` points to sum instead of counting them.
     crs
         Metric CRS for the cells; :data:`facility_planner.settings.working_crs` by default.
     communities
@@ -328,6 +332,7 @@ def build_demand_layer(
     Returns
     -------
     DemandLayer
+        The cells (``cell_id``, ``pop``, ``pop_60``, codes, ``weight_source``) with the zones' totals kept exactly.
     """
     validate_zones(zones, pop_column=pop_column, older_column=older_column)
     problems = Problems("demand layer parameters")
@@ -526,6 +531,24 @@ def beijing_demand(
     districts with their own share, from ``older_share_by_district`` (district code or name → share) or from an
     ``older_share_table`` file (CSV/xlsx ``district,older_share``; see
     :func:`~facility_planner.population.read_older_shares`).
+
+    Parameters
+    ----------
+    district
+        Only this district (code, Chinese or English name); the whole city by default.
+    cell_size_m, shape
+        Cell size in metres and ``"square"`` or ``"hex"`` cells, as :func:`build_demand_layer`.
+    older_share, older_share_by_district, older_share_table
+        The share of people aged 60+: one city share, shares per district, or a file of them (see above).
+    ancillary, ancillary_column, population_raster
+        Where people live inside a township, as :func:`build_demand_layer`.
+    data_path
+        A folder with the Beijing data files instead of the bundled ones.
+
+    Returns
+    -------
+    DemandLayer
+        The cells with ``pop`` and ``pop_60``, each township's and district's census total kept exactly.
 
     Examples
     --------

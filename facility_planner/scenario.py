@@ -213,6 +213,21 @@ class Scenario(_Strict):
 
     ``families`` maps a family key (any identifier) to its :class:`FamilySpec`; the order of the file is the order of
     the plan (a family that must avoid another's cells is planned after it).
+
+    Parameters
+    ----------
+    name, description
+        What the scenario is called and what it is for.
+    area, district
+        The area (``"beijing"``) and optionally one district whose part of the targets is planned.
+    demand, travel, solver, outputs
+        The ``demand:``, ``travel:``, ``solver:`` and ``outputs:`` blocks.
+    families
+        Family key → :class:`FamilySpec`, planned in this order.
+    plan_only
+        Plan only these family keys (empty: every enabled family).
+    base_dir
+        The folder relative paths are resolved against (the scenario file's own folder).
     """
 
     name: str = Field(min_length=1)
@@ -317,7 +332,20 @@ def _short_repr(value, limit: int = 80) -> str:
 
 
 def scenario_from_dict(data: dict, *, source: str = "<scenario>") -> Scenario:
-    """Validate a scenario given as a dict; raise one ScenarioError listing every problem."""
+    """Validate a scenario given as a dict; raise one ScenarioError listing every problem.
+
+    Parameters
+    ----------
+    data
+        The scenario as a mapping (what the YAML file holds).
+    source
+        Where it came from, for the messages (a file name).
+
+    Returns
+    -------
+    Scenario
+        The validated scenario (``extends:`` resolved).
+    """
     if not isinstance(data, dict):
         raise ScenarioError(source, ["the file must hold a mapping of keys (name:, families:, …) at the top level."])
     data = _with_base(data, source=source, seen=())
@@ -388,6 +416,16 @@ def _absolute_files(d, base_dir: Path):
 
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario YAML file.
+
+    Parameters
+    ----------
+    path
+        The scenario YAML file; relative paths inside it are resolved against its folder.
+
+    Returns
+    -------
+    Scenario
+        The validated scenario.
 
     Raises
     ------

@@ -22,7 +22,7 @@ from ._milp import MILP, Block, RawResult, solve_milp
 class Solution:
     """The result of a location model.
 
-    Attributes
+    Parameters
     ----------
     model
         Which model (``"max_cover"``, ``"set_cover"``, ``"partial_cover"``, ``"p_median"``, ``"p_center"``).
@@ -34,12 +34,25 @@ class Solution:
         Solver time and model-building time.
     selected
         Ids of the open sites (required/existing ones included).
-    new_sites, existing_sites
-        ``selected`` split by whether the site was required (existing).
+    existing_sites
+        The selected sites that were required (existing); :attr:`new_sites` are the others.
     assignment
         ``demand_id``, ``site_id`` (nearest open site that reaches it, or None), ``cost``, ``covered``.
+    solver
+        The solver that ran (``"highs"`` or a PuLP solver name).
+    size
+        Model size (variables, constraints, nonzeros) for the log.
+    notes
+        What the model did that the reader should know (side constraints applied, methods used), in words.
+    extra
+        Model-specific figures (e.g. a p-median's assignment cost, a method's iteration counts).
     requested_gap
         The relative gap the caller asked for (``mip_rel_gap``); None when the model does not record it.
+
+    Attributes
+    ----------
+    new_sites
+        The selected sites that were not already open.
     gap_exceeded
         True when the plan is *not* proven within ``requested_gap`` (the gap is larger, or unknown): the plan must
         then be presented as "best found, gap x%", never as optimal.

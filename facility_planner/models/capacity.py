@@ -265,6 +265,9 @@ def capacitated_max_cover(
     method
         ``"mip"``, ``"heuristic"`` (greedy + swaps with the Lagrangian bound) or ``"auto"`` (``"mip"`` up to
         :data:`LARGE_PAIRS` coverage pairs).
+    solver, time_limit_s, mip_rel_gap
+        The solver (``"highs"`` or a PuLP solver name), its time limit in seconds and the relative optimality gap
+        at which it may stop (defaults from :mod:`facility_planner.settings`).
 
     Returns
     -------

@@ -32,7 +32,7 @@ from .coverage import max_cover
 class RulePrice:
     """Coverage without and with a rule, and what the rule costs (in weight and in points of the total share).
 
-    Attributes
+    Parameters
     ----------
     name
         What the rule is, in words ("the district minimum of 30%").
@@ -124,7 +124,7 @@ def price_rule(
 
     Parameters
     ----------
-    coverage, weights, p, kwargs
+    coverage, weights, p, **kwargs
         As :func:`~facility_planner.models.coverage.max_cover` (``kwargs``: ``existing``, ``solver``,
         ``time_limit_s``, ``mip_rel_gap``, ``method``, ...), shared by both runs.
     rule
@@ -138,6 +138,7 @@ def price_rule(
     Returns
     -------
     RulePrice
+        Both solutions and the price: covered weight found and its proven interval (from the solvers' bounds).
     """
     if free is None:
         free_kw = dict(kwargs)
