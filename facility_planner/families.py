@@ -20,6 +20,7 @@ import shapely
 
 from . import settings
 from ._errors import ScenarioError
+from ._validate import Problems, check_unique
 from .kinds import KINDS, KPI, Outcome
 from .population import largest_remainder
 from .sites import candidates_from_demand, dense_housing, exclude
@@ -578,9 +579,9 @@ def family_sites(ctx: PlanContext, key: str, spec: FamilySpec, demand: gpd.GeoDa
     else:
         sites = gpd.GeoDataFrame({c: [] for c in cols[:-1]}, geometry=[], crs=settings.working_crs)
     sites["existing"] = sites["kind"].isin(["existing", "locked"])
-    if sites["site_id"].duplicated().any():
-        dup = sites.loc[sites["site_id"].duplicated(), "site_id"].head(5).tolist()
-        raise ScenarioError(f"families.{key}", [f"site ids repeat: {dup}; make the ids in your files unique."])
+    problems = Problems(f"families.{key}")
+    check_unique(sites, "site_id", problems, fix="make the ids in your files unique")
+    problems.raise_if_any(ScenarioError)
     ex_all = [e for e in excluded if len(e)]
     excl = gpd.GeoDataFrame(pd.concat(ex_all, ignore_index=True), crs=settings.working_crs) if ex_all else cand.iloc[:0]
     if len(excl):
