@@ -486,7 +486,8 @@ def beijing_zones(
     The same numbers :func:`beijing_demand` spreads over cells, without the cells: what a district's share of a
     citywide target is computed from. Returns the zones, the 60+ share used and the per-district shares by code.
     """
-    from .areas import load_beijing, load_haidian_census, resolve_district
+    from .areas import resolve_district
+    from .beijing import load_beijing, load_haidian_census
     from .population import control_to_census, load_city_age_shares, load_district_census, older_population
 
     areas = load_beijing(data_path)
@@ -556,7 +557,8 @@ def beijing_demand(
     >>> int(layer.cells["pop"].sum())
     3133469
     """
-    from .areas import load_beijing, resolve_district
+    from .areas import resolve_district
+    from .beijing import load_beijing
     from .population import load_district_census
 
     areas = load_beijing(data_path)
@@ -671,7 +673,8 @@ def demand_from_files(
         One error listing every problem found: missing columns, no CRS, untagged GCJ-02, bad population values,
         invalid geometry, codes that do not join (both ways).
     """
-    from .areas import check_not_shifted, load_districts
+    from .areas import check_not_shifted
+    from .beijing import load_districts
     from .io import read_table, read_vector
     from .population import load_city_age_shares, older_population, read_older_shares
 

@@ -26,7 +26,7 @@ from .population import largest_remainder
 from .sites import candidates_from_demand, dense_housing, exclude
 
 if TYPE_CHECKING:
-    from .areas import BeijingAreas
+    from .beijing import BeijingAreas
     from .demand import DemandLayer
     from .network import StreetNetwork
     from .scenario import FamilySpec, Scenario

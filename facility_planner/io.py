@@ -19,7 +19,6 @@ import csv
 import io
 import os
 import re
-import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -424,7 +423,7 @@ def _check_coordinates(
 
 @lru_cache(maxsize=4)
 def _bundled_districts(data_path: str | None) -> gpd.GeoDataFrame | None:
-    from .areas import load_districts
+    from .beijing import load_districts
 
     try:
         return load_districts(data_path)
@@ -1103,13 +1102,6 @@ def write_csv_excel(df: pd.DataFrame, path: str | Path) -> Path:
     return path
 
 
-def replace_dir(tmp_dir: Path, out_dir: Path) -> None:
-    """Move a fully written temporary folder into place (the final step of an atomic run)."""
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    os.replace(tmp_dir, out_dir)
-
-
 __all__ = [
     "ClipReport",
     "check_points_not_shifted",
@@ -1119,7 +1111,6 @@ __all__ = [
     "read_points_in_area",
     "read_table",
     "read_vector",
-    "replace_dir",
     "write_csv_excel",
     "write_gpkg",
 ]

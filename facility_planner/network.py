@@ -534,7 +534,8 @@ def fetch_network(
     NetworkDownloadError
         No internet or the server refused; the message says how to get the network another way.
     """
-    from .areas import load_districts, resolve_district
+    from .areas import resolve_district
+    from .beijing import load_districts
 
     out = Path(out)
     if network_type not in ("walk", "drive", "bike", "all", "all_public", "drive_service"):

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from ._errors import FacilityPlannerError, ScenarioError, ValidationError
-from .areas import load_beijing, resolve_district
+from .areas import resolve_district
+from .beijing import load_beijing
 from .demand import beijing_demand, beijing_zones
 from .families import FamilyResult, PlanContext, plan_family
 from .matrices import LabelledMatrix

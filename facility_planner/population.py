@@ -15,7 +15,7 @@ import pandas as pd
 
 from ._errors import ValidationError
 from ._validate import Problems, check_columns, check_numeric_nonnegative, check_unique
-from .areas import data_dir
+from .beijing import data_dir
 
 
 def largest_remainder(totals: npt.ArrayLike, weights: npt.ArrayLike, groups: npt.ArrayLike) -> npt.NDArray[np.int64]:
