@@ -1,11 +1,12 @@
-# Two commands matter: `make demo` and `make test`. Both create .venv when needed and install from wheels only.
+# Three commands matter: `make demo`, `make check` (the edit loop, < 2 min) and `make test` (everything; CI).
+# All create .venv when needed and install from wheels only.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 PIP     = $(BIN)/python -m pip install --only-binary=:all: -c constraints.txt
 OUT    ?= outputs
 
-.PHONY: demo test install install-dev lint benchmark notebooks lab clean
+.PHONY: demo check test install install-dev lint types docs doctest benchmark notebooks lab clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,12 +26,25 @@ install-dev: $(VENV)/.installed-dev
 demo: install
 	$(BIN)/facility-planner run scenarios/beijing_2025.yaml --out $(OUT)/beijing_2025 --force
 
-lint: install-dev
+lint: install-dev  # ruff: style, imports, bugbear and the numpy docstring rules (pydocstyle `D`)
 	$(BIN)/ruff check facility_planner tests benchmarks tools notebooks
 	$(BIN)/ruff format --check facility_planner tests benchmarks tools notebooks
 
-# the unit tests and every notebook (executed by nbmake, offline) in one run
-test: install-dev lint
+types: install-dev  # mypy as configured in pyproject.toml (strict on the typed core)
+	$(BIN)/mypy
+
+docs: install-dev  # numpydoc validation of the public API (rules in pyproject.toml [tool.numpydoc_validation])
+	$(BIN)/python tools/check_docstrings.py
+
+doctest: install-dev  # every example in the package's docstrings runs and prints what it shows
+	$(BIN)/python -m pytest -q -p no:cacheprovider --doctest-modules facility_planner
+
+# the edit loop: lint, types and the fast tests (no `slow`, no `browser`)
+check: lint types
+	$(BIN)/python -m pytest -q -m "not slow and not browser"
+
+# everything: lint, types, docstrings, doctests, all tests and every notebook (executed by nbmake, offline)
+test: lint types docs doctest
 	$(BIN)/python -m pytest -q --nbmake tests notebooks
 
 notebooks: install-dev  # rewrite the notebooks from tools/make_notebooks.py (committed without outputs)

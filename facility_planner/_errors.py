@@ -14,7 +14,15 @@ class FacilityPlannerError(Exception):
 
 
 class ValidationError(FacilityPlannerError, ValueError):
-    """Input data that cannot be used as given. ``problems`` holds one line per problem."""
+    """Input data that cannot be used as given; the message lists every problem found.
+
+    Parameters
+    ----------
+    what
+        The input at fault, as the user knows it (a file name, a scenario key, a function argument).
+    problems
+        One line per problem, each saying what is wrong and how to fix it.
+    """
 
     def __init__(self, what: str, problems: Iterable[str]) -> None:
         self.what = what
@@ -26,11 +34,27 @@ class ValidationError(FacilityPlannerError, ValueError):
 
 
 class ScenarioError(ValidationError):
-    """A scenario file that does not validate."""
+    """A scenario file that does not validate.
+
+    Parameters
+    ----------
+    what
+        The scenario file or block.
+    problems
+        One line per problem (block, key, what is wrong, how to fix it).
+    """
 
 
 class InfeasibleModelError(FacilityPlannerError, RuntimeError):
-    """A model whose constraints cannot all be met; ``reasons`` says which units and why."""
+    """A model whose constraints cannot all be met.
+
+    Parameters
+    ----------
+    message
+        What could not be planned.
+    reasons
+        Which units or constraints make it infeasible, and why, one line each.
+    """
 
     def __init__(self, message: str, reasons: Iterable[str] = ()) -> None:
         self.reasons = list(reasons)

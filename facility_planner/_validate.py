@@ -81,10 +81,25 @@ def check_numeric_nonnegative(df: pd.DataFrame, column: str, problems: Problems,
         )
 
 
-def check_unique(df: pd.DataFrame, column: str, problems: Problems) -> None:
+def check_unique(df: pd.DataFrame, column: str, problems: Problems, *, fix: str = "give every row its own id") -> bool:
+    """The one id-uniqueness check: add a problem naming the repeated values of ``column``; True when unique.
+
+    Every caller that needs unique ids (zones, census codes, demand and site ids, family sites) uses it, so the
+    message is the same everywhere: the column, the repeated values and ``fix``.
+
+    Examples
+    --------
+    >>> p = Problems("`sites`")
+    >>> check_unique(pd.DataFrame({"site_id": ["a", "b", "a"]}), "site_id", p)
+    False
+    >>> p.items
+    ['`site_id` must be unique; repeated: a; give every row its own id.']
+    """
     dup = df[column][df[column].duplicated()]
     if len(dup):
-        problems.add(f"`{column}` must be unique; repeated: {_short(sorted(set(map(str, dup))))}.")
+        problems.add(f"`{column}` must be unique; repeated: {_short(sorted(set(map(str, dup))))}; {fix}.")
+        return False
+    return True
 
 
 def check_geometries(gdf, problems: Problems, *, id_column: str | None = None) -> None:

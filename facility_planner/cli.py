@@ -204,7 +204,8 @@ def maps(
     lang: Annotated[str, typer.Option("--lang", help="Language of the report: zh (default) or en.")] = "zh",
 ) -> None:
     """Redraw a plan's maps from its plan.gpkg and summary.json: offline into maps/ (and report.html), on a web base
-    map into maps_BASEMAP/ (the offline maps stay)."""
+    map into maps_BASEMAP/ (the offline maps stay).
+    """
     from ._plan_files import maps_folder, redraw_maps
 
     written = redraw_maps(plan_dir, basemap=basemap, force=force, lang=lang)

@@ -174,7 +174,8 @@ def greedy_trace(
 
 class _Lagrangian:
     """The relaxation's data, prepared once for all the points of a curve (rows left uncovered by the existing
-    sites, allowed new columns)."""
+    sites, allowed new columns).
+    """
 
     def __init__(self, R, w, fixed=None, allowed=None) -> None:
         R = sp.csr_matrix(R, copy=True)
@@ -297,7 +298,8 @@ class CurveResult:
     def to_frame(self) -> pd.DataFrame:
         """One row per point: ``new_sites``, ``method`` ("exact" or "greedy (bound)"), covered weight and share of
         a known plan, the proven upper bound and share, the envelope gap, and for exact points the solver status,
-        bound and gap."""
+        bound and gap.
+        """
         T = self.total_weight or 1.0
         rows = []
         for p in self.points:
@@ -611,7 +613,7 @@ def cjk_font() -> str | None:
 
 
 def chart_style() -> tuple[dict, str | None, list[str]]:
-    """matplotlib rc settings for bilingual labels, the CJK font used (or None) and notes on any fallback."""
+    """Matplotlib rc settings for bilingual labels, the CJK font used (or None) and notes on any fallback."""
     font = cjk_font()
     if font is None:
         return (

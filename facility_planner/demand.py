@@ -305,6 +305,8 @@ def build_demand_layer(
     ----------
     zones
         Polygons with ``township_code``, ``district_code``, ``pop_column`` and (optionally) ``older_column``.
+    pop_column, older_column
+        The columns of ``zones`` holding all people and people aged 60+ (``older_column=None``: no 60+ layer).
     cell_size_m
         Square side, or hexagon centre spacing, in metres (500 by default; 250 works citywide).
     shape
@@ -313,6 +315,8 @@ def build_demand_layer(
         Optional layer whose amount inside each cell weights the spread: line length (e.g. a street network),
         point count (or the sum of ``ancillary_column``), or polygon area. A township with no ancillary amount
         inside falls back to area and says so in the cell's ``weight_source``.
+    ancillary_column
+        The column of ``ancillary`` points to sum instead of counting them.
     crs
         Metric CRS for the cells; :data:`facility_planner.settings.working_crs` by default.
     communities
@@ -328,6 +332,7 @@ def build_demand_layer(
     Returns
     -------
     DemandLayer
+        The cells (``cell_id``, ``pop``, ``pop_60``, codes, ``weight_source``) with the zones' totals kept exactly.
     """
     validate_zones(zones, pop_column=pop_column, older_column=older_column)
     problems = Problems("demand layer parameters")
@@ -481,7 +486,8 @@ def beijing_zones(
     The same numbers :func:`beijing_demand` spreads over cells, without the cells: what a district's share of a
     citywide target is computed from. Returns the zones, the 60+ share used and the per-district shares by code.
     """
-    from .areas import load_beijing, load_haidian_census, resolve_district
+    from .areas import resolve_district
+    from .beijing import load_beijing, load_haidian_census
     from .population import control_to_census, load_city_age_shares, load_district_census, older_population
 
     areas = load_beijing(data_path)
@@ -527,13 +533,32 @@ def beijing_demand(
     ``older_share_table`` file (CSV/xlsx ``district,older_share``; see
     :func:`~facility_planner.population.read_older_shares`).
 
+    Parameters
+    ----------
+    district
+        Only this district (code, Chinese or English name); the whole city by default.
+    cell_size_m, shape
+        Cell size in metres and ``"square"`` or ``"hex"`` cells, as :func:`build_demand_layer`.
+    older_share, older_share_by_district, older_share_table
+        The share of people aged 60+: one city share, shares per district, or a file of them (see above).
+    ancillary, ancillary_column, population_raster
+        Where people live inside a township, as :func:`build_demand_layer`.
+    data_path
+        A folder with the Beijing data files instead of the bundled ones.
+
+    Returns
+    -------
+    DemandLayer
+        The cells with ``pop`` and ``pop_60``, each township's and district's census total kept exactly.
+
     Examples
     --------
     >>> layer = beijing_demand(district="Haidian", cell_size_m=1000)
     >>> int(layer.cells["pop"].sum())
     3133469
     """
-    from .areas import load_beijing, resolve_district
+    from .areas import resolve_district
+    from .beijing import load_beijing
     from .population import load_district_census
 
     areas = load_beijing(data_path)
@@ -648,7 +673,8 @@ def demand_from_files(
         One error listing every problem found: missing columns, no CRS, untagged GCJ-02, bad population values,
         invalid geometry, codes that do not join (both ways).
     """
-    from .areas import check_not_shifted, load_districts
+    from .areas import check_not_shifted
+    from .beijing import load_districts
     from .io import read_table, read_vector
     from .population import load_city_age_shares, older_population, read_older_shares
 

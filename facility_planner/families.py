@@ -20,12 +20,13 @@ import shapely
 
 from . import settings
 from ._errors import ScenarioError
+from ._validate import Problems, check_unique
 from .kinds import KINDS, KPI, Outcome
 from .population import largest_remainder
 from .sites import candidates_from_demand, dense_housing, exclude
 
 if TYPE_CHECKING:
-    from .areas import BeijingAreas
+    from .beijing import BeijingAreas
     from .demand import DemandLayer
     from .network import StreetNetwork
     from .scenario import FamilySpec, Scenario
@@ -68,14 +69,17 @@ class PlanContext:
 
     @property
     def is_part(self) -> bool:
+        """True when this run plans only some of the scenario's districts."""
         return set(self.part_districts) != set(self.scenario_districts)
 
     def resolve_district(self, name: str) -> str:
+        """The district code of ``name`` (code, Chinese or English name)."""
         from .areas import resolve_district
 
         return resolve_district(self.areas.districts, name)
 
     def district_name(self, code: str) -> str:
+        """``"Pinyin 中文"`` for a district code (the code itself when unknown)."""
         d = self.areas.districts.set_index("district_code")
         return f"{d.loc[code, 'name_pinyin']} {d.loc[code, 'name_zh']}" if code in d.index else str(code)
 
@@ -106,25 +110,31 @@ class FamilyProblem:
 
     @property
     def label(self) -> str:
+        """The family's English name."""
         return self.spec.name_en
 
     def weights_for(self, ids) -> np.ndarray:
+        """Demand weights for ``ids`` in their order (0 for an unknown id)."""
         return self.demand.set_index("demand_id")["weight"].reindex(np.asarray(ids)).fillna(0.0).to_numpy(float)
 
     def demand_attr(self, col: str, ids) -> np.ndarray:
+        """Column ``col`` of the demand points ``ids``, in their order."""
         return self.demand.set_index("demand_id")[col].reindex(np.asarray(ids)).to_numpy()
 
     def site_attr(self, col: str, ids) -> np.ndarray:
+        """Column ``col`` of the candidate sites ``ids``, in their order."""
         return self.sites.set_index("site_id")[col].reindex(np.asarray(ids)).to_numpy()
 
     def demand_table(self) -> pd.DataFrame:
+        """The demand points without their geometry."""
         return pd.DataFrame(self.demand.drop(columns="geometry"))
 
     def district_targets(self) -> pd.Series:
-        """This run's districts → their part of the count."""
+        """The part of the count of each district of this run."""
         return self.district_parts.reindex(self.part_districts).fillna(0).astype(int)
 
     def target_sites(self) -> int:
+        """The number of sites this run must place (its districts' parts of the count)."""
         return int(self.district_targets().sum())
 
     def quotas(self, level: str) -> pd.Series:
@@ -135,17 +145,21 @@ class FamilyProblem:
         return self.township_parts
 
     def beds_targets(self) -> pd.Series:
+        """Beds to provide per district (capacitated families only)."""
         assert self.beds_parts is not None
         return self.beds_parts
 
     def units(self) -> pd.DataFrame:
+        """The units a per-unit target counts (unit, name_zh, district_code, has_area, reason)."""
         return self.units_table
 
     def existing_by_unit(self) -> dict:
+        """Unit → ids of the existing sites in it."""
         ex = self.sites[self.sites["existing"]]
         return {u: list(g["site_id"]) for u, g in ex.groupby(self.unit_column)} if len(ex) else {}
 
     def no_site_reason(self, unit) -> str:
+        """Why ``unit`` has no candidate site, in words (the exclusions that removed its sites)."""
         dropped = self.excluded[self.excluded[self.unit_column] == unit] if len(self.excluded) else self.excluded
         if len(dropped):
             reasons = dropped["excluded_by"].value_counts()
@@ -179,6 +193,7 @@ class FamilyResult:
 
     @property
     def family(self) -> str:
+        """The family's key in the scenario."""
         return self.key
 
     @property
@@ -190,6 +205,7 @@ class FamilyResult:
 
     @property
     def worst_gap(self) -> float | None:
+        """The largest relative optimality gap of the family's models (None when unknown)."""
         return self.kpi.gap
 
 
@@ -563,9 +579,9 @@ def family_sites(ctx: PlanContext, key: str, spec: FamilySpec, demand: gpd.GeoDa
     else:
         sites = gpd.GeoDataFrame({c: [] for c in cols[:-1]}, geometry=[], crs=settings.working_crs)
     sites["existing"] = sites["kind"].isin(["existing", "locked"])
-    if sites["site_id"].duplicated().any():
-        dup = sites.loc[sites["site_id"].duplicated(), "site_id"].head(5).tolist()
-        raise ScenarioError(f"families.{key}", [f"site ids repeat: {dup}; make the ids in your files unique."])
+    problems = Problems(f"families.{key}")
+    check_unique(sites, "site_id", problems, fix="make the ids in your files unique")
+    problems.raise_if_any(ScenarioError)
     ex_all = [e for e in excluded if len(e)]
     excl = gpd.GeoDataFrame(pd.concat(ex_all, ignore_index=True), crs=settings.working_crs) if ex_all else cand.iloc[:0]
     if len(excl):

@@ -19,7 +19,6 @@ import csv
 import io
 import os
 import re
-import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -424,7 +423,7 @@ def _check_coordinates(
 
 @lru_cache(maxsize=4)
 def _bundled_districts(data_path: str | None) -> gpd.GeoDataFrame | None:
-    from .areas import load_districts
+    from .beijing import load_districts
 
     try:
         return load_districts(data_path)
@@ -576,7 +575,7 @@ def read_points(
     reference: gpd.GeoDataFrame | None = None,
     data_path: str | Path | None = None,
 ) -> gpd.GeoDataFrame:
-    """Read a list of facilities (points) as planners have them, into WGS-84, every problem in one error.
+    r"""Read a list of facilities (points) as planners have them, into WGS-84, every problem in one error.
 
     Formats: CSV/TXT/TSV in UTF-8, UTF-8 with BOM, GBK/GB18030 (detected) or UTF-16 with BOM (or any ``encoding``);
     Excel ``.xlsx`` (the first sheet, or ``sheet``); any vector file GDAL reads (GeoJSON, GeoPackage, Shapefile …;
@@ -625,7 +624,7 @@ def read_points(
     --------
     >>> import tempfile, pathlib
     >>> f = pathlib.Path(tempfile.mkdtemp()) / "stations.csv"
-    >>> _ = f.write_text("名称,经度,纬度\\n驿站甲,116.3913,39.9075\\n", encoding="gbk")
+    >>> _ = f.write_text("名称,经度,纬度\n驿站甲,116.3913,39.9075\n", encoding="gbk")
     >>> pts = read_points(f, coord_system="wgs84", prefix="station")
     >>> pts[["site_id", "name", "source_row"]].values.tolist()
     [['station-00001', '驿站甲', 2]]
@@ -1103,13 +1102,6 @@ def write_csv_excel(df: pd.DataFrame, path: str | Path) -> Path:
     return path
 
 
-def replace_dir(tmp_dir: Path, out_dir: Path) -> None:
-    """Move a fully written temporary folder into place (the final step of an atomic run)."""
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    os.replace(tmp_dir, out_dir)
-
-
 __all__ = [
     "ClipReport",
     "check_points_not_shifted",
@@ -1119,7 +1111,6 @@ __all__ = [
     "read_points_in_area",
     "read_table",
     "read_vector",
-    "replace_dir",
     "write_csv_excel",
     "write_gpkg",
 ]

@@ -22,14 +22,15 @@ kind           what it does
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
-from ._errors import InfeasibleModelError
+from ._errors import InfeasibleModelError, ScenarioError
 from .matrices import LabelledMatrix
 from .models import SideConstraints, Solution, max_cover, p_median, partial_cover
 from .population import largest_remainder
@@ -78,6 +79,7 @@ class KPI:
 
     @property
     def gap_exceeded(self) -> bool:
+        """True when the proven gap is above the gap asked for: the plan is the best found, not proven optimal."""
         return self.gap is not None and self.gap_requested is not None and self.gap > self.gap_requested + 1e-9
 
     @property
@@ -89,6 +91,7 @@ class KPI:
         return base
 
     def as_dict(self) -> dict[str, Any]:
+        """A plain dict for JSON."""
         return {
             "target": self.target,
             "achieved": self.achieved,
@@ -108,7 +111,7 @@ class KPI:
 class Outcome:
     """What a kind returns; :func:`facility_planner.families.plan_family` turns it into a ``FamilyResult``."""
 
-    chosen: list
+    chosen: list[Any]
     kpi: KPI
     covered: pd.Series | None = None  # demand id → within reach of an open site
     assigned: pd.Series | None = None  # demand id → serving site id (assignment kinds)
@@ -132,7 +135,7 @@ KINDS: dict[str, Kind] = {}
 _NEEDS: dict[str, Callable[[FamilySpec], list[str]]] = {}
 
 
-def kind(name: str, needs: Callable[[FamilySpec], list[str]] = lambda s: []):
+def kind(name: str, needs: Callable[[FamilySpec], list[str]] = lambda s: []) -> Callable[[Kind], Kind]:
     """Register a model kind under ``name`` (a decorator)."""
 
     def deco(func: Kind) -> Kind:
@@ -150,7 +153,7 @@ def check_spec(spec: FamilySpec) -> list[str]:
     return _NEEDS[spec.model](spec)
 
 
-def _solver_kw(solver: SolverSpec) -> dict:
+def _solver_kw(solver: SolverSpec) -> dict[str, Any]:
     return {"solver": solver.name, "time_limit_s": solver.time_limit_s, "mip_rel_gap": solver.mip_rel_gap}
 
 
@@ -159,7 +162,7 @@ def _worst_gap(sols: list[Solution]) -> float | None:
     return max(gaps) if gaps else None
 
 
-def covered_rows(cov: LabelledMatrix, chosen) -> np.ndarray:
+def covered_rows(cov: LabelledMatrix, chosen: Iterable[Any]) -> npt.NDArray[np.bool_]:
     """Rows reached by an open site. Uses the stored pattern, so a site at 0 minutes counts (``!= 0`` would not)."""
     open_mask = np.isin(cov.col_ids, list(chosen))
     coo = cov.matrix.tocoo()
@@ -169,7 +172,7 @@ def covered_rows(cov: LabelledMatrix, chosen) -> np.ndarray:
     return out
 
 
-def _served_by_site(cov: LabelledMatrix, w: np.ndarray, chosen) -> pd.Series:
+def _served_by_site(cov: LabelledMatrix, w: npt.NDArray[np.float64], chosen: Iterable[Any]) -> pd.Series:
     """Demand weight within reach of each open site, each demand row counted once (at its nearest open site)."""
     open_mask = np.isin(cov.col_ids, list(chosen))
     coo = cov.matrix.tocoo()
@@ -252,7 +255,7 @@ def plan_max_cover(prob: FamilyProblem, travel: FamilyTravel, solver: SolverSpec
         if rule.rule == "quota":
             quotas = prob.quotas(rule.level)
             site_units = prob.site_attr(level_col, cov.col_ids)
-            ruled = {
+            ruled: dict[str, Any] = {
                 "side": SideConstraints(
                     site_units=pd.Series(site_units, index=cov.col_ids),
                     max_per_unit=quotas.to_dict(),
@@ -327,7 +330,9 @@ def plan_max_cover(prob: FamilyProblem, travel: FamilyTravel, solver: SolverSpec
     return Outcome(chosen, kpi, covered, None, site_values, None, [sol], notes + sol.notes, coverage_kind=True)
 
 
-def _nothing_to_plan(prob: FamilyProblem, travel: FamilyTravel, solver: SolverSpec, target, unit: str) -> Outcome:
+def _nothing_to_plan(
+    prob: FamilyProblem, travel: FamilyTravel, solver: SolverSpec, target: float | None, unit: str
+) -> Outcome:
     """A family with no demand, no candidate site or a zero target in this area: no model, and the reason."""
     if len(prob.demand) == 0:
         why = f"no {prob.weight_label} in the area planned"
@@ -354,20 +359,23 @@ def _nothing_to_plan(prob: FamilyProblem, travel: FamilyTravel, solver: SolverSp
 def plan_min_cover(prob: FamilyProblem, travel: FamilyTravel, solver: SolverSpec) -> Outcome:
     """The fewest new sites (existing kept) covering ``share`` of the family's demand within the time limit."""
     spec = prob.spec
+    target_share = spec.share
+    if target_share is None:  # check_spec refuses such a block before any kind runs (_needs_share)
+        raise ScenarioError(f"families.{prob.key}", ["model min_cover needs `share` (e.g. 0.8 for 80% of the demand)"])
     if len(prob.demand) == 0 or len(prob.sites) == 0:
-        return _nothing_to_plan(prob, travel, solver, spec.share, f"share of {prob.weight_label} within reach")
+        return _nothing_to_plan(prob, travel, solver, target_share, f"share of {prob.weight_label} within reach")
     cov = travel.coverage().cost
     w = prob.weights_for(cov.row_ids)
     ex = [s for s in prob.existing_ids if s in set(cov.col_ids)]
     notes: list[str] = []
     # the share is of all the family's demand, reachable or not: scale to the rows the matrix holds
     in_matrix = float(w.sum())
-    need = spec.share * prob.total_weight
+    need = target_share * prob.total_weight
     side = SideConstraints(required=ex, forbidden=list(prob.forbidden_ids))
     try:
         if need > in_matrix + 1e-9:
             raise InfeasibleModelError(
-                f"{spec.share:.0%} of the demand cannot be reached: only {in_matrix / prob.total_weight:.1%} "
+                f"{target_share:.0%} of the demand cannot be reached: only {in_matrix / prob.total_weight:.1%} "
                 "lies within reach of any candidate site"
             )
         sol = partial_cover(cov, w, min(1.0, need / in_matrix) if in_matrix else 1.0, side=side, **_solver_kw(solver))
@@ -392,16 +400,16 @@ def plan_min_cover(prob: FamilyProblem, travel: FamilyTravel, solver: SolverSpec
         figures["new_sites_limit"] = spec.max_new
         figures["limit_met"] = n_new <= spec.max_new
         if n_new > spec.max_new:
-            notes.append(f"{n_new} new sites are needed for {spec.share:.0%}, more than the {spec.max_new} planned")
+            notes.append(f"{n_new} new sites are needed for {target_share:.0%}, more than the {spec.max_new} planned")
     kpi = KPI(
-        target=float(spec.share),
+        target=float(target_share),
         achieved=share,
-        met=share + 1e-12 >= spec.share,
+        met=share + 1e-12 >= target_share,
         unit=f"share of {prob.weight_label} within reach",
         gap=sol.gap,
         gap_requested=solver.mip_rel_gap,
         measured_on=prob.measured_on,
-        target_basis=f"{spec.share:.0%} of {prob.weight_label}",
+        target_basis=f"{target_share:.0%} of {prob.weight_label}",
         figures=figures,
     )
     site_values = pd.DataFrame({"served": _served_by_site(cov, w, chosen)})
@@ -425,7 +433,9 @@ def _needs_capacitated(spec: FamilySpec) -> list[str]:
     return p
 
 
-def _median_in_unit(C: LabelledMatrix, w: np.ndarray, k: int, solver: SolverSpec, cap=None):
+def _median_in_unit(
+    C: LabelledMatrix, w: npt.NDArray[np.float64], k: int, solver: SolverSpec, cap: float | None = None
+) -> tuple[list[Any], pd.Series, npt.NDArray[np.float64], Solution | None]:
     """The ``k`` sites of one unit with the least weighted travel. k = 1 without capacity: exact by enumeration."""
     if cap is None and k == 1:
         dense = np.full(C.shape, np.inf)
@@ -443,10 +453,23 @@ def _median_in_unit(C: LabelledMatrix, w: np.ndarray, k: int, solver: SolverSpec
     return list(sol.selected), a["site_id"].reindex(C.row_ids), a["cost"].reindex(C.row_ids).to_numpy(float), sol
 
 
-def _plan_by_unit(prob: FamilyProblem, travel: FamilyTravel, solver: SolverSpec, *, k_of, beds_of=None) -> Outcome:
+def _unit_lines(frame: pd.DataFrame, default: str) -> list[str]:
+    """``name_zh (unit): reason`` for each row of a unit table (``default`` where no reason is recorded)."""
+    names, units = frame["name_zh"].astype(str), frame["unit"].astype(str)
+    return [f"{n} ({u}): {r or default}" for n, u, r in zip(names, units, frame["reason"], strict=True)]
+
+
+def _plan_by_unit(
+    prob: FamilyProblem,
+    travel: FamilyTravel,
+    solver: SolverSpec,
+    *,
+    k_of: Callable[[Any], Any],
+    beds_of: Callable[[Any], Any] | None = None,
+) -> Outcome:
     spec = prob.spec
     units = prob.units()  # DataFrame: unit, name_zh, district_code, has_area (+ reason when not)
-    chosen: list = []
+    chosen: list[Any] = []
     assigned_parts, minutes_parts, sols, rows, site_rows = [], [], [], [], []
     existing_by_unit = prob.existing_by_unit()
     blocks = dict(travel.blocks(prob.unit_column))
@@ -515,14 +538,15 @@ def _plan_by_unit(prob: FamilyProblem, travel: FamilyTravel, solver: SolverSpec,
     figures: dict[str, Any] = {
         "units": n_units,
         "units_served": int(served.sum()),
-        "units_unserved": [
-            f"{r.name_zh} ({r.unit}): {r.reason or 'target not reached'}" for r in table[~served].itertuples()
-        ],
+        "units_unserved": _unit_lines(table[~served], "target not reached"),
         "mean_minutes": float(w_all @ minutes.to_numpy() / wsum) if wsum else None,
         "within_limit_share": float(w_all[minutes.to_numpy() <= limit].sum() / wsum) if wsum else None,
         "travel_basis": travel.describe(),
     }
-    site_values = None
+    site_values: pd.DataFrame | None = None
+    target: float
+    achieved: float | None
+    met: bool | None
     if beds_of is not None:
         beds_total = int(table["beds_target"].sum())
         placed = int(table.get("beds", pd.Series(dtype=float)).fillna(0).sum())
@@ -548,9 +572,7 @@ def _plan_by_unit(prob: FamilyProblem, travel: FamilyTravel, solver: SolverSpec,
     if len(unserved):
         notes.append(
             f"{len(unserved)} {prob.unit_label} without the target's sites: "
-            + "; ".join(
-                f"{r.name_zh} ({r.unit}): {r.reason or 'too few candidate sites'}" for r in unserved.itertuples()
-            )
+            + "; ".join(_unit_lines(unserved, "too few candidate sites"))
         )
     gap = _worst_gap(sols)
     exact = not sols
@@ -566,8 +588,8 @@ def _plan_by_unit(prob: FamilyProblem, travel: FamilyTravel, solver: SolverSpec,
     )
     out_sv = site_values
     a_minutes = pd.DataFrame({"site_id": assigned, "minutes": minutes, "w": w_all if len(minutes) else []})
-    per_site = a_minutes.groupby("site_id").agg(served=("w", "sum"), mean_minutes=("minutes", "mean"))
-    out_sv = per_site if out_sv is None else out_sv.join(per_site, how="outer")
+    by_site = a_minutes.groupby("site_id").agg(served=("w", "sum"), mean_minutes=("minutes", "mean"))
+    out_sv = by_site if out_sv is None else out_sv.join(by_site, how="outer")
     return Outcome(
         list(dict.fromkeys(chosen)),
         kpi,

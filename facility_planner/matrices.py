@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -21,8 +23,8 @@ class LabelledMatrix:
     """
 
     matrix: sp.csr_matrix
-    row_ids: npt.NDArray
-    col_ids: npt.NDArray
+    row_ids: npt.NDArray[Any]
+    col_ids: npt.NDArray[Any]
     unit: str = ""
 
     def __post_init__(self) -> None:
@@ -46,6 +48,7 @@ class LabelledMatrix:
 
     @property
     def shape(self) -> tuple[int, int]:
+        """(number of rows, number of columns)."""
         return self.matrix.shape
 
     def within(self, limit: float) -> LabelledMatrix:
@@ -57,7 +60,7 @@ class LabelledMatrix:
         out = sp.csr_matrix((coo.data[keep], (coo.row[keep], coo.col[keep])), shape=m.shape)
         return LabelledMatrix(out, self.row_ids, self.col_ids, self.unit)
 
-    def subset(self, rows=None, cols=None) -> LabelledMatrix:
+    def subset(self, rows: Iterable[Any] | None = None, cols: Iterable[Any] | None = None) -> LabelledMatrix:
         """Rows / columns by id (in the order given)."""
         m = self.matrix
         rid, cid = self.row_ids, self.col_ids
@@ -79,7 +82,15 @@ class LabelledMatrix:
         return pd.DataFrame({"row_id": self.row_ids[coo.row], "col_id": self.col_ids[coo.col], "value": coo.data})
 
     @classmethod
-    def from_dense(cls, dense, row_ids=None, col_ids=None, *, limit: float | None = None, unit: str = ""):
+    def from_dense(
+        cls,
+        dense: npt.ArrayLike,
+        row_ids: npt.ArrayLike | None = None,
+        col_ids: npt.ArrayLike | None = None,
+        *,
+        limit: float | None = None,
+        unit: str = "",
+    ) -> LabelledMatrix:
         """From a dense array of costs; pairs above ``limit`` (or NaN/inf) are left out."""
         d = np.asarray(dense, dtype=float)
         mask = np.isfinite(d)
@@ -90,7 +101,7 @@ class LabelledMatrix:
         # explicit zeros (cost 0) must survive: csr drops nothing given explicitly, keep as is
         return cls(
             m,
-            np.arange(d.shape[0]) if row_ids is None else row_ids,
-            np.arange(d.shape[1]) if col_ids is None else col_ids,
+            np.arange(d.shape[0]) if row_ids is None else np.asarray(row_ids),
+            np.arange(d.shape[1]) if col_ids is None else np.asarray(col_ids),
             unit,
         )

@@ -74,10 +74,12 @@ class StreetNetwork:
 
     @property
     def n_nodes(self) -> int:
+        """The number of street nodes."""
         return len(self.nodes)
 
     @property
     def n_edges(self) -> int:
+        """The number of stored (directed) street edges."""
         return 0 if self.edges is None else len(self.edges)
 
     def hull(self, buffer_m: float = 0.0):
@@ -532,7 +534,8 @@ def fetch_network(
     NetworkDownloadError
         No internet or the server refused; the message says how to get the network another way.
     """
-    from .areas import load_districts, resolve_district
+    from .areas import resolve_district
+    from .beijing import load_districts
 
     out = Path(out)
     if network_type not in ("walk", "drive", "bike", "all", "all_public", "drive_service"):

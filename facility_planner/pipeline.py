@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from ._errors import FacilityPlannerError, ScenarioError, ValidationError
-from .areas import load_beijing, resolve_district
+from .areas import resolve_district
+from .beijing import load_beijing
 from .demand import beijing_demand, beijing_zones
 from .families import FamilyResult, PlanContext, plan_family
 from .matrices import LabelledMatrix
@@ -117,6 +118,11 @@ def run_scenario(scenario: Scenario | str | Path, *, district: str | None = None
     district
         Plan one district's part of the scenario's area: counts are the district's part of the scenario's
         targets (the same part the whole run gives it), shares and per-unit targets stay as they are.
+
+    Returns
+    -------
+    Plan
+        Every family's sites, coverage and KPIs; write it with the plan's writers or the CLI's ``run``.
     """
     scn = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     t: dict[str, float] = {}
@@ -152,7 +158,23 @@ def run_scenario(scenario: Scenario | str | Path, *, district: str | None = None
 
 
 def validate_scenario(path: str | Path) -> Scenario:
-    """Load and check a scenario, including that its files exist and its district is known; all problems at once."""
+    """Load and check a scenario, including that its files exist and its district is known; all problems at once.
+
+    Parameters
+    ----------
+    path
+        The scenario YAML file.
+
+    Returns
+    -------
+    Scenario
+        The validated scenario.
+
+    Raises
+    ------
+    ScenarioError
+        Every problem of the file, its referenced files and its district, in one error.
+    """
     from .scenario import read_yaml
 
     problems: list[str] = []

@@ -14,8 +14,8 @@ import numpy.typing as npt
 import pandas as pd
 
 from ._errors import ValidationError
-from ._validate import Problems, check_columns, check_numeric_nonnegative
-from .areas import data_dir
+from ._validate import Problems, check_columns, check_numeric_nonnegative, check_unique
+from .beijing import data_dir
 
 
 def largest_remainder(totals: npt.ArrayLike, weights: npt.ArrayLike, groups: npt.ArrayLike) -> npt.NDArray[np.int64]:
@@ -82,9 +82,7 @@ def validate_census(
     if check_columns(census, [code_column, pop_column], problems):
         check_numeric_nonnegative(census, pop_column, problems, id_column=code_column)
         codes = census[code_column].astype(str)
-        dup = codes[codes.duplicated()]
-        if len(dup):
-            problems.add(f"`{code_column}` repeats {sorted(set(dup))}; give each unit one row.")
+        check_unique(pd.DataFrame({code_column: codes}), code_column, problems, fix="give each unit one row")
         unknown = sorted(set(codes) - known_codes)
         if unknown:
             problems.add(

@@ -23,6 +23,8 @@ class _Strict(BaseModel):
 
 
 class DemandSpec(_Strict):
+    """The ``demand:`` block: cell size and shape, and the share of people aged 60+."""
+
     cell_size_m: float = Field(500.0, gt=49, description="Cell size in metres (250 works citywide).")
     shape: Literal["square", "hex"] = "square"
     older_share: float | None = Field(None, ge=0, le=1, description="60+ share; the 2020 city share when empty.")
@@ -68,6 +70,8 @@ class FamilyTravelSpec(_Strict):
 
 
 class SolverSpec(_Strict):
+    """The ``solver:`` block: solver name, time limit per model and relative optimality gap."""
+
     name: str = "highs"
     time_limit_s: float = Field(60.0, gt=0)
     mip_rel_gap: float = Field(0.005, ge=0, lt=1)
@@ -103,6 +107,8 @@ class CandidatesSpec(_Strict):
 
 
 class HousingDistanceSpec(_Strict):
+    """``exclude.away_from_housing``: keep sites this far from cells with dense housing."""
+
     distance_m: float = Field(1000.0, ge=0, description="No populated cell this dense within this distance.")
     density_per_km2: float = Field(5000.0, gt=0, description="People per km² that count as dense housing.")
     max_people: float | None = Field(
@@ -195,6 +201,8 @@ class FamilySpec(_Strict):
 
 
 class OutputsSpec(_Strict):
+    """The ``outputs:`` block: which maps and report to write, and the basemap."""
+
     maps: bool = True
     report: bool = True
     basemap: Literal["none", "osm", "gaode", "tianditu"] = "none"
@@ -205,6 +213,21 @@ class Scenario(_Strict):
 
     ``families`` maps a family key (any identifier) to its :class:`FamilySpec`; the order of the file is the order of
     the plan (a family that must avoid another's cells is planned after it).
+
+    Parameters
+    ----------
+    name, description
+        What the scenario is called and what it is for.
+    area, district
+        The area (``"beijing"``) and optionally one district whose part of the targets is planned.
+    demand, travel, solver, outputs
+        The ``demand:``, ``travel:``, ``solver:`` and ``outputs:`` blocks.
+    families
+        Family key → :class:`FamilySpec`, planned in this order.
+    plan_only
+        Plan only these family keys (empty: every enabled family).
+    base_dir
+        The folder relative paths are resolved against (the scenario file's own folder).
     """
 
     name: str = Field(min_length=1)
@@ -267,6 +290,7 @@ class Scenario(_Strict):
         )
 
     def resolve(self, path: str | None) -> Path | None:
+        """``path`` relative to the scenario file's folder (absolute paths unchanged, None stays None)."""
         if path is None:
             return None
         p = Path(path)
@@ -308,7 +332,20 @@ def _short_repr(value, limit: int = 80) -> str:
 
 
 def scenario_from_dict(data: dict, *, source: str = "<scenario>") -> Scenario:
-    """Validate a scenario given as a dict; raise one ScenarioError listing every problem."""
+    """Validate a scenario given as a dict; raise one ScenarioError listing every problem.
+
+    Parameters
+    ----------
+    data
+        The scenario as a mapping (what the YAML file holds).
+    source
+        Where it came from, for the messages (a file name).
+
+    Returns
+    -------
+    Scenario
+        The validated scenario (``extends:`` resolved).
+    """
     if not isinstance(data, dict):
         raise ScenarioError(source, ["the file must hold a mapping of keys (name:, families:, …) at the top level."])
     data = _with_base(data, source=source, seen=())
@@ -379,6 +416,16 @@ def _absolute_files(d, base_dir: Path):
 
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario YAML file.
+
+    Parameters
+    ----------
+    path
+        The scenario YAML file; relative paths inside it are resolved against its folder.
+
+    Returns
+    -------
+    Scenario
+        The validated scenario.
 
     Raises
     ------

@@ -17,6 +17,7 @@ import shapely
 
 from . import settings
 from ._errors import ValidationError
+from ._validate import Problems, check_unique
 from .coords import WGS84
 from .io import clip_points_to_area as clip_points_to_area  # moved to io.py; importable here too
 from .io import read_points as read_points
@@ -118,9 +119,9 @@ def combine_sites(
     if not parts:
         raise ValidationError("sites", ["no candidate sites: give candidates from the demand layer or a file."])
     out = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs=crs)
-    if out["site_id"].duplicated().any():
-        dup = out.loc[out["site_id"].duplicated(), "site_id"].head(5).tolist()
-        raise ValidationError("sites", [f"site ids repeat across inputs: {dup}; make them unique."])
+    problems = Problems("sites")
+    check_unique(out, "site_id", problems, fix="site ids repeat across inputs; make them unique")
+    problems.raise_if_any()
     if area is not None:
         zone = area.buffer(1e-4)
         shapely.prepare(zone)

@@ -95,7 +95,8 @@ def set_path(data: dict, key: str, value: Any) -> dict:
 
 def _schema_hint(key: str) -> str | None:
     """For a dotted key unknown to the scenario schema, which keys exist where it goes wrong (None if it is known
-    or the schema cannot tell, e.g. under a free-form mapping)."""
+    or the schema cannot tell, e.g. under a free-form mapping).
+    """
     from pydantic import BaseModel
 
     from .scenario import Scenario
@@ -201,7 +202,8 @@ def plan_runs(
 
 def run_one(scenario: dict) -> dict:
     """Run one scenario (a validated dict) and return ``{"summary": plan.summary(), "seconds": …}``, or
-    ``{"error": message}`` for a problem the scenario causes (e.g. an infeasible target). A Dask task."""
+    ``{"error": message}`` for a problem the scenario causes (e.g. an infeasible target). A Dask task.
+    """
     from . import settings
     from .pipeline import run_scenario
     from .scenario import scenario_from_dict
@@ -225,7 +227,8 @@ def _json_default(v):
 @contextlib.contextmanager
 def dask_client(scheduler: str | None = None, *, workers: int = 2) -> Iterator:
     """A ``distributed.Client``: to ``scheduler`` (an address such as ``tcp://host:8786``) or to a new
-    ``LocalCluster`` of ``workers`` processes with one thread each (no dashboard); closed on exit."""
+    ``LocalCluster`` of ``workers`` processes with one thread each (no dashboard); closed on exit.
+    """
     try:
         from distributed import Client, LocalCluster
     except ImportError as exc:  # pragma: no cover - distributed is a dependency
@@ -297,7 +300,8 @@ class SweepResult:
 
 def results_table(runs: Sequence[SweepRun], results: Sequence[dict]) -> pd.DataFrame:
     """One row per run: ``run_id``, the overridden values, ``status``, ``seconds``, then per family every scalar of
-    its summary (``<family>.<key>``, e.g. ``eldercare_stations.covered_share``); extra keys are kept."""
+    its summary (``<family>.<key>``, e.g. ``eldercare_stations.covered_share``); extra keys are kept.
+    """
     rows = []
     for run, res in zip(runs, results, strict=True):
         row: dict[str, Any] = {"run_id": run.run_id, **run.params}
@@ -332,7 +336,8 @@ def _family_names(results: Sequence[dict]) -> dict[str, tuple[str, str]]:
 
 def _metric(table: pd.DataFrame, fam: str) -> str | None:
     """The column charted for a family: its KPI when the KPI is a share (it reads across runs), else the first
-    coverage share found, else the KPI."""
+    coverage share found, else the KPI.
+    """
 
     def numeric(col: str) -> bool:
         return col in table and pd.to_numeric(table[col], errors="coerce").notna().any()
@@ -348,7 +353,8 @@ def _metric(table: pd.DataFrame, fam: str) -> str | None:
 
 def sweep_figure(table: pd.DataFrame, keys: list[str], names: dict[str, tuple[str, str]]):
     """One panel per family: its coverage share (or achieved value) against the first override, one line per
-    combination of the others. Returns (figure, notes)."""
+    combination of the others. Returns (figure, notes).
+    """
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -448,7 +454,8 @@ def write_sweep(
     force: bool = False,
 ) -> SweepResult:
     """Write ``runs/<id>/scenario.yaml`` + ``summary.json``, ``sweep.csv``, ``sweep.svg``/``.png`` and
-    ``sweep.html`` into ``out_dir`` (atomically: built in a temporary folder, moved into place when complete)."""
+    ``sweep.html`` into ``out_dir`` (atomically: built in a temporary folder, moved into place when complete).
+    """
     import matplotlib.pyplot as plt
 
     from .curves import save_figure

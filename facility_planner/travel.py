@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import geopandas as gpd
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import scipy.sparse as sp
 import shapely
@@ -26,7 +27,7 @@ from scipy.spatial import cKDTree
 
 from . import settings
 from ._errors import ValidationError
-from ._validate import Problems
+from ._validate import Problems, check_unique
 from .matrices import LabelledMatrix
 from .network import StreetNetwork
 
@@ -65,7 +66,7 @@ class Travel:
     @property
     def reach_m(self) -> float:
         """Walking distance covered within the limit."""
-        return self.speed_kmh * 1000 / 60 * self.time_limit_min
+        return metres_per_minute(self.speed_kmh) * self.time_limit_min
 
     @property
     def coverage(self) -> LabelledMatrix:
@@ -94,6 +95,52 @@ def _xy(points: gpd.GeoDataFrame | gpd.GeoSeries, crs: str, what: str) -> np.nda
     return shapely.get_coordinates(g.values)
 
 
+_COINCIDENT_M = 1e-6  # points this close (metres) are the same point
+
+
+def metres_per_minute(speed_kmh: float) -> float:
+    """The one minutes ↔ metres conversion: metres covered per minute at ``speed_kmh``.
+
+    Examples
+    --------
+    >>> metres_per_minute(6.0)  # 6 km/h
+    100.0
+    >>> round(15 * metres_per_minute(4.0))  # 15 minutes' walk at 4 km/h, in metres
+    1000
+    """
+    return speed_kmh * 1000.0 / 60.0
+
+
+def pairs_within(
+    a: npt.NDArray[np.float64], b: npt.NDArray[np.float64], radius: float
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.float64]]:
+    """The one straight-line neighbour search: every pair (i of ``a``, j of ``b``) at most ``radius`` apart.
+
+    A KD-tree, never a dense ``len(a) × len(b)`` matrix. Coincident points (distance 0, which scipy's sparse
+    distance matrix would drop as an implicit zero) are included; points closer than 1 µm count as coincident.
+
+    Returns
+    -------
+    rows, cols, dist
+        Index into ``a``, index into ``b`` and their distance, one entry per pair.
+
+    Examples
+    --------
+    >>> r, c, d = pairs_within(np.array([[0.0, 0.0], [10.0, 0.0]]), np.array([[0.0, 0.0], [3.0, 4.0]]), 5.0)
+    >>> sorted(zip(r.tolist(), c.tolist(), d.tolist()))
+    [(0, 0, 0.0), (0, 1, 5.0)]
+    """
+    if not len(a) or not len(b):
+        empty = np.zeros(0, dtype=np.intp)
+        return empty, empty.copy(), np.zeros(0)
+    S = cKDTree(a).sparse_distance_matrix(cKDTree(b), radius, output_type="coo_matrix")
+    zr, zc = _coincident(a, b)
+    keep = S.data > _COINCIDENT_M  # those closer come from _coincident, once each
+    rows = np.r_[S.row[keep], zr].astype(np.intp)
+    cols = np.r_[S.col[keep], zc].astype(np.intp)
+    return rows, cols, np.r_[S.data[keep], np.zeros(len(zr))]
+
+
 def straight_line(
     demand: gpd.GeoDataFrame,
     sites: gpd.GeoDataFrame,
@@ -112,14 +159,10 @@ def straight_line(
     sxy = _xy(sites, crs, "`sites`")
     _check_ids(demand, demand_id, "`demand`")
     _check_ids(sites, site_id, "`sites`")
-    m_per_min = speed_kmh * 1000 / 60
+    m_per_min = metres_per_minute(speed_kmh)
     radius = time_limit_min * m_per_min / detour_factor
-    S = cKDTree(dxy).sparse_distance_matrix(cKDTree(sxy), radius, output_type="coo_matrix")
-    # sparse_distance_matrix leaves out exact zeros; add coincident pairs back explicitly
-    zr, zc = _coincident(dxy, sxy)
-    rows = np.r_[S.row, zr]
-    cols = np.r_[S.col, zc]
-    minutes = np.r_[S.data, np.zeros(len(zr))] * detour_factor / m_per_min
+    rows, cols, dist = pairs_within(dxy, sxy, radius)
+    minutes = dist * detour_factor / m_per_min
     M = sp.csr_matrix((minutes, (rows, cols)), shape=(len(dxy), len(sxy)))
     cost = LabelledMatrix(M, demand[demand_id].to_numpy(), sites[site_id].to_numpy(), "minutes")
     return Travel(
@@ -136,17 +179,19 @@ def straight_line(
 
 
 def _coincident(a: np.ndarray, b: np.ndarray):
-    pairs = cKDTree(a).query_ball_tree(cKDTree(b), r=1e-6)
+    pairs = cKDTree(a).query_ball_tree(cKDTree(b), r=_COINCIDENT_M)
     r = np.repeat(np.arange(len(a)), [len(x) for x in pairs])
     c = np.concatenate([np.asarray(x, dtype=int) for x in pairs]) if len(r) else np.zeros(0, dtype=int)
     return r, c
 
 
-def _check_ids(gdf, col, what) -> None:
+def _check_ids(gdf: pd.DataFrame, col: str, what: str) -> None:
+    problems = Problems(what)
     if col not in gdf.columns:
-        raise ValidationError(what, [f"missing id column `{col}`; add unique ids or name the column."])
-    if gdf[col].duplicated().any():
-        raise ValidationError(what, [f"`{col}` must be unique."])
+        problems.add(f"missing id column `{col}`; add unique ids or name the column.")
+    else:
+        check_unique(gdf, col, problems)
+    problems.raise_if_any()
 
 
 def network_travel(
@@ -174,7 +219,7 @@ def network_travel(
     sxy = _xy(sites, crs, "`sites`")
     _check_ids(demand, demand_id, "`demand`")
     _check_ids(sites, site_id, "`sites`")
-    m_per_min = speed_kmh * 1000 / 60
+    m_per_min = metres_per_minute(speed_kmh)
     limit_m = time_limit_min * m_per_min
     dnode, dsnap = network.snap(dxy)
     snode, ssnap = network.snap(sxy)
@@ -208,11 +253,7 @@ def network_travel(
     fb_s = ~s_on
     if fb_d.any() or fb_s.any():
         radius = limit_m / detour_factor
-        S = cKDTree(dxy).sparse_distance_matrix(cKDTree(sxy), radius, output_type="coo_matrix")
-        zr, zc = _coincident(dxy, sxy)
-        r = np.r_[S.row, zr]
-        c = np.r_[S.col, zc]
-        dd = np.r_[S.data, np.zeros(len(zr))]
+        r, c, dd = pairs_within(dxy, sxy, radius)
         use = fb_d[r] | fb_s[c]
         rows_all.append(r[use])
         cols_all.append(c[use])
@@ -255,7 +296,7 @@ def isochrones(
     crs = network.crs if network is not None else settings.working_crs
     chosen_sites = sites[sites[site_id].isin(chosen)]
     xy = _xy(chosen_sites, crs, "`sites`")
-    m_per_min = travel.speed_kmh * 1000 / 60
+    m_per_min = metres_per_minute(travel.speed_kmh)
     limit_m = travel.time_limit_min * m_per_min
     geoms = []
     if travel.mode == "straight_line" or network is None:
@@ -322,6 +363,7 @@ class FamilyTravel:
         return Travel(empty, self.mode, **self.spec_kw)
 
     def describe(self) -> str:
+        """The travel rule in words, e.g. ``walking at 4.5 km/h, detour × 1.3``."""
         kw = self.spec_kw
         how = {"walk": "walking", "drive": "driving", "network": "street network"}.get(self.mode, self.mode)
         extra = f", detour × {kw['detour_factor']:g}" if self.mode != "network" else ""
@@ -357,7 +399,7 @@ class FamilyTravel:
         d_by = self.demand.groupby(unit_column).indices
         s_by = self.sites.groupby(unit_column).indices
         crs = self.network.crs if self.network is not None else settings.working_crs
-        m_per_min = self.spec_kw["speed_kmh"] * 1000 / 60
+        m_per_min = metres_per_minute(self.spec_kw["speed_kmh"])
         for unit, si in s_by.items():
             di = d_by.get(unit, np.array([], dtype=int))
             d = self.demand.iloc[di]
@@ -399,5 +441,6 @@ def people_within(
     sxy = _xy(sites, crs, "`sites`")
     cxy = _xy(cells.geometry.representative_point().to_frame("geometry").set_crs(cells.crs), crs, "`cells`")
     w = cells[weight].to_numpy(float)
-    near = cKDTree(cxy).query_ball_point(sxy, r=distance_m)
-    return pd.Series([float(w[ix].sum()) for ix in near], index=sites[site_id].to_numpy())
+    site_rows, cell_rows, _ = pairs_within(sxy, cxy, distance_m)
+    people = np.bincount(site_rows, weights=w[cell_rows], minlength=len(sxy))
+    return pd.Series(people.astype(float), index=sites[site_id].to_numpy())

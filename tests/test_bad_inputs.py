@@ -187,6 +187,7 @@ def test_mutated_scenario_files(tmp_path, text):
     _load_cleanly(f)
 
 
+@pytest.mark.slow  # over 5 s: out of `make check`, in `make test`
 @settings(common, max_examples=150)
 @given(data=scenario_dicts())
 def test_wrong_types_and_unknown_keys(tmp_path, data):

@@ -26,6 +26,7 @@ def test_citywide_500m_meets_census_everywhere(city_500):
     assert cells["cell_id"].is_unique
 
 
+@pytest.mark.slow  # over 5 s: out of `make check`, in `make test`
 def test_no_cell_outside_the_city(city_500):
     cells = city_500.cells
     # cells not cut are whole squares lying properly inside their township; check the cut ones (a fixed sample)
@@ -116,6 +117,7 @@ def test_geographic_zones_are_projected(synthetic_zones):
     assert np.isclose(layer.cells.geometry.area.sum(), 4e6, rtol=1e-4)
 
 
+@pytest.mark.slow  # over 5 s: out of `make check`, in `make test`
 def test_user_files_every_problem_in_one_error(tmp_path, beijing_areas):
     from facility_planner.coords import to_gcj02
     from facility_planner.demand import demand_from_files

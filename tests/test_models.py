@@ -3,6 +3,8 @@
 Instances here are SYNTHETIC (random points or hand-built matrices), made for tests only.
 """
 
+from itertools import combinations
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -10,6 +12,7 @@ import scipy.sparse as sp
 from facility_planner import InfeasibleModelError, SolverError, ValidationError
 from facility_planner.matrices import LabelledMatrix
 from facility_planner.models import SideConstraints, max_cover, p_center, p_median, partial_cover, set_cover
+from facility_planner.models._milp import relative_gap
 
 # 4 demand × 5 sites, hand-solvable: site s2 alone covers d0, d1; s4 covers d2, d3; s0 covers d0 only ...
 COV = LabelledMatrix(
@@ -87,10 +90,19 @@ def test_max_per_unit_budget_required_forbidden():
     assert sum(units[s] == "A" for s in sol.selected) <= 1
     sol = max_cover(COV, W, p=2, side=SideConstraints(forbidden=["s4"]))
     assert "s4" not in sol.selected
-    sol = max_cover(
-        COV, W, p=2, side=SideConstraints(budget=3, site_cost={"s0": 1, "s1": 1, "s2": 5, "s3": 1, "s4": 2})
+    cost = {"s0": 1, "s1": 1, "s2": 5, "s3": 1, "s4": 2}
+    sol = max_cover(COV, W, p=2, side=SideConstraints(budget=3, site_cost=cost))
+    # the optimum under the budget, by complete enumeration of every plan of at most 2 sites costing at most 3
+    dense, ids = COV.matrix.toarray() > 0, list(COV.col_ids)
+    best = max(
+        W[dense[:, [ids.index(s) for s in plan]].any(axis=1)].sum() if plan else 0.0
+        for k in range(3)
+        for plan in combinations(ids, k)
+        if sum(cost[s] for s in plan) <= 3
     )
-    assert sum({"s0": 1, "s1": 1, "s2": 5, "s3": 1, "s4": 2}[s] for s in sol.selected) <= 3
+    assert best == 55.0  # {s1, s4}: d1, d2, d3 (hand check of the enumeration)
+    assert sol.optimal and sol.objective == pytest.approx(best)
+    assert sum(cost[s] for s in sol.selected) <= 3
     with pytest.raises(InfeasibleModelError, match="both required and forbidden"):
         max_cover(COV, W, p=1, side=SideConstraints(required=["s1"], forbidden=["s1"]))
     with pytest.raises(ValidationError, match="not candidate sites"):
@@ -151,6 +163,7 @@ def test_bad_inputs():
         max_cover(COV, W, p=1, solver="nosuchsolver")
 
 
+@pytest.mark.slow
 def test_time_limit_returns_best_plan_with_gap():
     rng = np.random.default_rng(3)
     n, m = 3000, 1500
@@ -161,9 +174,24 @@ def test_time_limit_returns_best_plan_with_gap():
     r = np.repeat(np.arange(n), [len(x) for x in lists])
     c = np.concatenate([np.asarray(x, dtype=int) for x in lists])
     A = sp.csr_matrix((np.ones(len(r)), (r, c)), shape=(n, m))
-    sol = partial_cover(A, rng.integers(1, 50, n), share=0.95, time_limit_s=1.0, mip_rel_gap=0.0)
-    assert sol.status in ("time_limit", "optimal") and len(sol.selected) > 0
-    assert sol.gap is not None and sol.best_bound is not None and sol.best_bound <= sol.objective + 1e-9
+    w = rng.integers(1, 50, n).astype(float)
+    sol = partial_cover(A, w, share=0.95, time_limit_s=1.0, mip_rel_gap=0.0)
+    # whatever the machine managed in 1 s: the plan is feasible and its bound and gap are true statements
+    assert sol.status in ("time_limit", "optimal")
+    open_cols = np.isin(np.arange(m), sol.selected)
+    covered = np.asarray(A[:, open_cols].sum(axis=1)).ravel() > 0
+    assert w[covered].sum() >= 0.95 * w.sum() - 1e-6
+    assert sol.objective == len(sol.selected)
+    assert sol.best_bound is not None and sol.gap is not None
+    assert sol.best_bound <= sol.objective + 1e-9
+    assert sol.gap == pytest.approx(relative_gap(sol.objective, sol.best_bound))
+    # the bound is valid: no plan needs fewer sites than it says. A second solve with more time gives a plan (an
+    # upper bound on the optimum) and its own bound; each run's bound must lie below the other's plan.
+    ref = partial_cover(A, w, share=0.95, time_limit_s=20.0, mip_rel_gap=0.0)
+    assert sol.best_bound <= ref.objective + 1e-9
+    assert ref.best_bound is not None and ref.best_bound <= sol.objective + 1e-9
+    if sol.optimal and ref.optimal:
+        assert sol.objective == ref.objective
 
 
 def test_cbc_backend_agrees_with_highs():

@@ -236,11 +236,21 @@ def test_gap_flag_when_time_runs_out():
     r = np.repeat(np.arange(n), [len(x) for x in lists])
     c = np.concatenate([np.asarray(x, dtype=int) for x in lists])
     A = sp.csr_matrix((np.ones(len(r)), (r, c)), shape=(n, m))
-    sol = max_cover(A, rng.integers(1, 50, n), 60, method="lagrangian", time_limit_s=0.3, mip_rel_gap=1e-4)
-    assert sol.requested_gap == 1e-4 and sol.gap > 1e-4
-    assert sol.status == "time_limit" and sol.gap_exceeded
-    assert sol.summary()["gap_exceeded"] is True
+    w = rng.integers(1, 50, n).astype(float)
+    sol = max_cover(A, w, 60, method="lagrangian", time_limit_s=0.3, mip_rel_gap=1e-4)
+    # how far 0.3 s gets depends on the machine; what is claimed must hold whatever it got
+    assert sol.requested_gap == 1e-4 and sol.gap is not None
+    assert sol.gap_exceeded == (sol.gap > 1e-4 * (1 + 1e-6) + 1e-12)
+    assert sol.summary()["gap_exceeded"] is sol.gap_exceeded
+    if sol.gap_exceeded:
+        assert sol.status == "time_limit"
+    # the plan's covered weight is what its sites cover, and the bound lies above it and above any other plan
+    open_cols = np.isin(np.arange(m), sol.selected)
+    assert sol.objective == pytest.approx(w[np.asarray(A[:, open_cols].sum(axis=1)).ravel() > 0].sum())
     assert sol.best_bound >= sol.objective
+    for _ in range(20):
+        plan = rng.choice(m, 60, replace=False)
+        assert w[np.asarray(A[:, plan].sum(axis=1)).ravel() > 0].sum() <= sol.best_bound + 1e-6
 
 
 def test_gap_exceeded_semantics():

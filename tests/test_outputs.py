@@ -177,6 +177,7 @@ def test_plan_write_records_a_manifest_and_keeps_timings_out_of_the_summary(plan
     assert "seconds" in man["run"] and "seconds" not in json.loads((plan_dir / "summary.json").read_text("utf-8"))
 
 
+@pytest.mark.slow  # over 5 s: out of `make check`, in `make test`
 def test_maps_on_gaode_go_beside_the_offline_maps_and_never_overwrite_without_force(plan_dir):
     offline = {p.name: _sha(p) for p in (plan_dir / "maps").glob("*.html")}
     r = runner.invoke(app, ["maps", str(plan_dir), "--basemap", "gaode"])
@@ -193,6 +194,7 @@ def test_maps_on_gaode_go_beside_the_offline_maps_and_never_overwrite_without_fo
     assert "maps_gaode/index.html" in {e["path"] for e in read_manifest(plan_dir)["files"]}
 
 
+@pytest.mark.slow  # over 5 s: out of `make check`, in `make test`
 def test_compare_and_benchmark_refuse_to_overwrite(plan_dir, tmp_path):
     existing = tmp_path / "cmp.html"
     existing.write_text("keep me")
@@ -257,6 +259,7 @@ def test_force_is_a_plain_flag_in_every_writing_command():
         assert "<bool>" not in line and "--no-force" not in line, (cmd, line)
 
 
+@pytest.mark.slow  # over 5 s: out of `make check`, in `make test`
 def test_run_force_keeps_a_planners_notes(tmp_path):
     out = tmp_path / "o"
     scn = str(ROOT / "scenarios" / "sample_small.yaml")

@@ -19,6 +19,16 @@ def small_plan():
     return run_scenario(ROOT / "scenarios" / "sample_small.yaml")
 
 
+def _covered_by_hand(fam):
+    """Which demand points lie within the family's walk of a chosen site, recomputed from the plan's own points:
+    straight-line metres × detour ≤ speed × time limit (brute force over every point × site pair)."""
+    t = fam.travel
+    reach_m = t["speed_kmh"] * 1000.0 * t["time_limit_min"] / 60.0 / t["detour_factor"]
+    sites = fam.sites.to_crs(fam.demand.crs).geometry
+    nearest = np.array([sites.distance(g).min() for g in fam.demand.geometry])
+    return nearest <= reach_m * (1 + 1e-9)
+
+
 def test_targets_and_kpis(small_plan):
     s = small_plan.summary()
     st = s["families"]["eldercare_stations"]
@@ -36,11 +46,20 @@ def test_targets_and_kpis(small_plan):
         )
     )
     assert st["target"] == part["110102"] == st["sites_new"] and st["met"] and st["gap"] <= 0.005
-    assert 0 < st["covered_share"] <= 1 and "1,200" in st["target_basis"]
+    assert "1,200" in st["target_basis"]
+    es = small_plan.families["eldercare_stations"]
+    covered = _covered_by_hand(es)
+    assert (covered == es.demand["covered"].to_numpy()).all()
+    w = es.demand["weight"].to_numpy()
+    assert st["covered_share"] == pytest.approx(w[covered].sum() / w.sum(), rel=1e-9)
     cc = s["families"]["care_centres"]
     assert cc["achieved"] == 15 == cc["target"]  # Xicheng's 15 subdistricts all have a polygon
     ps = s["families"]["psych_points"]
-    assert ps["achieved"] >= 0.8 and ps["met"] and "known location" in ps["measured_on"]
+    pp = small_plan.families["psych_points"]
+    reached = _covered_by_hand(pp)
+    assert len(pp.demand) == 148 and (reached == pp.demand["covered"].to_numpy()).all()
+    assert ps["achieved"] == pytest.approx(reached.sum() / 148) and ps["achieved"] >= 0.8  # the 80% target
+    assert ps["met"] and "known location" in ps["measured_on"]
     assert ps["met_text"].startswith("yes (on the 148 communities")
     cm = s["families"]["cemeteries"]
     assert cm["achieved"] is None and cm["met"] is None  # Xicheng has no rural township

@@ -233,6 +233,7 @@ def user_boundaries(tmp_path, beijing_areas):
     return path, t
 
 
+@pytest.mark.slow  # over 5 s: out of `make check`, in `make test`
 @pytest.mark.parametrize("encoding", ["utf-8-sig", "gbk", "utf-16"])
 def test_population_table_in_planners_encodings(tmp_path, user_boundaries, encoding):
     path, t = user_boundaries

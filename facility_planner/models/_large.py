@@ -60,7 +60,8 @@ def repair_groups(
     """Move sites until every group minimum holds (or no move helps): open the site covering the most uncovered weight
     of the groups short of their minimum, and close the open site whose loss is smallest among those whose closing
     keeps every group that meets its minimum at or above it. Starts from a good unconstrained plan, so only the short
-    groups pay. The result may still miss a minimum (the caller checks)."""
+    groups pay. The result may still miss a minimum (the caller checks).
+    """
     U = U.tocsr()
     UT = U.T.tocsr()
     n_groups = len(need)
@@ -205,7 +206,8 @@ def lagrangian_bound(
     """Subgradient minimisation of the Lagrangian bound (module docstring); ``lower`` is the incumbent's value, the
     Polyak target. Stops at ``max_iter``, the deadline, a step that vanished, or when the bound is within
     ``target_gap`` of ``lower``; ``lam0`` starts the multipliers (e.g. from a run without group minima). Returns
-    (best valid bound, iterations, the multipliers λ of the best bound)."""
+    (best valid bound, iterations, the multipliers λ of the best bound).
+    """
     U = U.tocsr()
     UT = U.T.tocsr()
     C = U.tocsc()

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -54,23 +56,31 @@ class RawResult:
     seconds: float
     solver: str
     message: str = ""
-    extra: dict = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
-def stack_rows(blocks: list[tuple[sp.spmatrix, npt.ArrayLike, npt.ArrayLike]], n_cols: int):
+Block = tuple[Any, npt.ArrayLike, npt.ArrayLike]
+"""A constraint block: (sparse matrix over the columns, row lower bounds, row upper bounds)."""
+
+
+def stack_rows(
+    blocks: Sequence[Block], n_cols: int
+) -> tuple[sp.csr_matrix, npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """Stack constraint blocks (matrix, lower, upper) into one CSR matrix with row bounds."""
     if not blocks:
         return sp.csr_matrix((0, n_cols)), np.zeros(0), np.zeros(0)
-    mats, lows, ups = [], [], []
-    for m, lo, up in blocks:
-        m = sp.csr_matrix(m)
+    mats: list[sp.csr_matrix] = []
+    lows: list[npt.NDArray[np.float64]] = []
+    ups: list[npt.NDArray[np.float64]] = []
+    for block, lo, up in blocks:
+        m = sp.csr_matrix(block)
         mats.append(m)
         lows.append(np.broadcast_to(np.asarray(lo, dtype=float), (m.shape[0],)))
         ups.append(np.broadcast_to(np.asarray(up, dtype=float), (m.shape[0],)))
     return sp.vstack(mats, format="csr"), np.concatenate(lows), np.concatenate(ups)
 
 
-def pad_columns(blocks: list, n_extra: int) -> list:
+def pad_columns(blocks: Sequence[Block], n_extra: int) -> list[Block]:
     """Constraint blocks over the site columns, widened with zero columns for a model's extra variables."""
     return [(sp.hstack([m, sp.csr_matrix((m.shape[0], n_extra))], format="csr"), lo, hi) for m, lo, hi in blocks]
 
@@ -107,7 +117,14 @@ def solve_milp(
     return _solve_pulp(model, solver, time_limit_s, mip_rel_gap, warm_start, log)
 
 
-def _solve_highs(model: MILP, time_limit_s, mip_rel_gap, warm_start, threads, log) -> RawResult:
+def _solve_highs(
+    model: MILP,
+    time_limit_s: float,
+    mip_rel_gap: float,
+    warm_start: npt.NDArray[np.float64] | None,
+    threads: int | None,
+    log: bool,
+) -> RawResult:
     try:
         import highspy
     except ImportError as exc:  # pragma: no cover - highspy is a core dependency
@@ -170,7 +187,7 @@ def _solve_highs(model: MILP, time_limit_s, mip_rel_gap, warm_start, threads, lo
     is_mip = bool(model.integer.any())
     if ms == M.kOptimal:
         status = "optimal"
-    elif ms in (M.kTimeLimit, M.kIterationLimit, M.kInterrupt, M.kSolutionLimit, M.kHighsInterrupt):
+    elif ms in (M.kTimeLimit, M.kIterationLimit, M.kInterrupt, M.kSolutionLimit, M.kHighsInterrupt):  # type: ignore[attr-defined]  # not in highspy's stubs
         status = "time_limit" if has_sol else "no_solution"
     elif ms == M.kInfeasible:
         status = "infeasible"
@@ -205,7 +222,7 @@ def _solve_highs(model: MILP, time_limit_s, mip_rel_gap, warm_start, threads, lo
 _banner_shown = False
 
 
-def _new_highs(highspy, log: bool):
+def _new_highs(highspy: Any, log: bool) -> Any:
     """A Highs instance; HiGHS prints a banner on stdout when the first one is made, which is muted unless logging."""
     global _banner_shown
     if _banner_shown or log:
@@ -252,7 +269,14 @@ _PULP_NAMES = {
 }
 
 
-def _solve_pulp(model: MILP, solver: str, time_limit_s, mip_rel_gap, warm_start, log) -> RawResult:
+def _solve_pulp(
+    model: MILP,
+    solver: str,
+    time_limit_s: float,
+    mip_rel_gap: float,
+    warm_start: npt.NDArray[np.float64] | None,
+    log: bool,
+) -> RawResult:
     import pulp
 
     name = _PULP_NAMES.get(solver, solver)

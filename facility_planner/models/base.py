@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -14,14 +15,14 @@ import scipy.sparse as sp
 from .._errors import InfeasibleModelError, SolverError, ValidationError
 from .._validate import fmt_ids
 from ..matrices import LabelledMatrix
-from ._milp import MILP, RawResult, solve_milp
+from ._milp import MILP, Block, RawResult, solve_milp
 
 
 @dataclass
 class Solution:
     """The result of a location model.
 
-    Attributes
+    Parameters
     ----------
     model
         Which model (``"max_cover"``, ``"set_cover"``, ``"partial_cover"``, ``"p_median"``, ``"p_center"``).
@@ -33,12 +34,25 @@ class Solution:
         Solver time and model-building time.
     selected
         Ids of the open sites (required/existing ones included).
-    new_sites, existing_sites
-        ``selected`` split by whether the site was required (existing).
+    existing_sites
+        The selected sites that were required (existing); :attr:`new_sites` are the others.
     assignment
         ``demand_id``, ``site_id`` (nearest open site that reaches it, or None), ``cost``, ``covered``.
+    solver
+        The solver that ran (``"highs"`` or a PuLP solver name).
+    size
+        Model size (variables, constraints, nonzeros) for the log.
+    notes
+        What the model did that the reader should know (side constraints applied, methods used), in words.
+    extra
+        Model-specific figures (e.g. a p-median's assignment cost, a method's iteration counts).
     requested_gap
         The relative gap the caller asked for (``mip_rel_gap``); None when the model does not record it.
+
+    Attributes
+    ----------
+    new_sites
+        The selected sites that were not already open.
     gap_exceeded
         True when the plan is *not* proven within ``requested_gap`` (the gap is larger, or unknown): the plan must
         then be presented as "best found, gap x%", never as optimal.
@@ -51,17 +65,18 @@ class Solution:
     gap: float | None
     seconds: float
     build_seconds: float
-    selected: list
-    existing_sites: list
+    selected: list[Any]
+    existing_sites: list[Any]
     assignment: pd.DataFrame
     solver: str
-    size: dict = field(default_factory=dict)
+    size: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
-    extra: dict = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
     requested_gap: float | None = None
 
     @property
     def gap_exceeded(self) -> bool:
+        """True when the plan is not proven within ``requested_gap`` (see the class notes)."""
         if self.requested_gap is None:
             return False
         if self.gap is None:
@@ -70,15 +85,17 @@ class Solution:
         return self.gap > self.requested_gap * (1 + 1e-6) + 1e-12
 
     @property
-    def new_sites(self) -> list:
+    def new_sites(self) -> list[Any]:
+        """The selected sites that were not already open."""
         ex = set(self.existing_sites)
         return [s for s in self.selected if s not in ex]
 
     @property
     def optimal(self) -> bool:
+        """True when the solver proved the plan optimal."""
         return self.status == "optimal"
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         """A plain dict for printing or JSON."""
         return {
             "model": self.model,
@@ -128,30 +145,50 @@ class SideConstraints:
         Total cost of the new sites ≤ ``budget``; costs per site (default 1 each, making budget a cap on numbers).
     """
 
-    site_units: Mapping | pd.Series | None = None
-    min_per_unit: int | Mapping | None = None
-    max_per_unit: int | Mapping | None = None
-    units: Iterable | None = None
-    required: Iterable = ()
-    forbidden: Iterable = ()
+    site_units: Mapping[Any, Any] | pd.Series | None = None
+    min_per_unit: int | Mapping[Any, int] | None = None
+    max_per_unit: int | Mapping[Any, int] | None = None
+    units: Iterable[Any] | None = None
+    required: Iterable[Any] = ()
+    forbidden: Iterable[Any] = ()
     budget: float | None = None
-    site_cost: Mapping | pd.Series | None = None
+    site_cost: Mapping[Any, float] | pd.Series | None = None
 
 
-def as_matrix(coverage, demand_ids=None, site_ids=None, *, what: str = "`coverage`") -> LabelledMatrix:
+def as_matrix(
+    coverage: Any,
+    demand_ids: npt.ArrayLike | None = None,
+    site_ids: npt.ArrayLike | None = None,
+    *,
+    what: str = "`coverage`",
+) -> LabelledMatrix:
+    """A :class:`LabelledMatrix` from a LabelledMatrix, a scipy.sparse matrix or a dense array (ids 0..n-1 when not given).
+
+    Raises
+    ------
+    ValidationError
+        When ``coverage`` is none of these.
+    """
     if isinstance(coverage, LabelledMatrix):
         return coverage
     if sp.issparse(coverage):
-        n, m = coverage.shape
-        return LabelledMatrix(
-            coverage, np.arange(n) if demand_ids is None else demand_ids, np.arange(m) if site_ids is None else site_ids
-        )
+        csr = sp.csr_matrix(cast(Any, coverage))  # issparse narrows to scipy's abstract base, which has no shape
+        n, m = csr.shape
+        rows = np.arange(n) if demand_ids is None else np.asarray(demand_ids)
+        return LabelledMatrix(csr, rows, np.arange(m) if site_ids is None else np.asarray(site_ids))
     if isinstance(coverage, np.ndarray):
         return LabelledMatrix.from_dense(coverage, demand_ids, site_ids)
     raise ValidationError(what, [f"expected a LabelledMatrix or scipy.sparse matrix; got {type(coverage).__name__}."])
 
 
-def as_weights(weights, n: int, ids, what: str = "`weights`") -> npt.NDArray[np.float64]:
+def as_weights(weights: Any, n: int, ids: npt.NDArray[Any], what: str = "`weights`") -> npt.NDArray[np.float64]:
+    """``n`` finite, non-negative demand weights (1 each when ``weights`` is None; a Series is matched on ``ids``).
+
+    Raises
+    ------
+    ValidationError
+        Every problem of the weights at once (missing ids, wrong length, NaN or negative values).
+    """
     if weights is None:
         return np.ones(n)
     if isinstance(weights, pd.Series):
@@ -161,20 +198,29 @@ def as_weights(weights, n: int, ids, what: str = "`weights`") -> npt.NDArray[np.
                 what, [f"no weight for {int(w.isna().sum())} demand id(s): {fmt_ids(ids[w.isna().to_numpy()])}."]
             )
         weights = w.to_numpy()
-    w = np.asarray(weights, dtype=float)
+    arr = np.asarray(weights, dtype=float)
     problems = []
-    if w.shape != (n,):
-        problems.append(f"expected {n} weights (one per demand row); got shape {w.shape}.")
-    elif not np.isfinite(w).all():
+    if arr.shape != (n,):
+        problems.append(f"expected {n} weights (one per demand row); got shape {arr.shape}.")
+    elif not np.isfinite(arr).all():
         problems.append("weights must be finite numbers.")
-    elif (w < 0).any():
-        problems.append(f"{int((w < 0).sum())} negative weight(s); demand cannot be negative.")
+    elif (arr < 0).any():
+        problems.append(f"{int((arr < 0).sum())} negative weight(s); demand cannot be negative.")
     if problems:
         raise ValidationError(what, problems)
-    return w
+    return arr
 
 
-def check_p(p, n_allowed: int, n_required: int, *, what: str = "p") -> int:
+def check_p(p: Any, n_allowed: int, n_required: int, *, what: str = "p") -> int:
+    """``p`` as an int, after checking it is a whole number ≥ 0 that the allowed sites can meet.
+
+    Raises
+    ------
+    ValidationError
+        When ``p`` is not a whole number ≥ 0.
+    InfeasibleModelError
+        When fewer than ``p`` allowed sites are not already open.
+    """
     if not isinstance(p, int | np.integer) or isinstance(p, bool) or p < 0:
         raise ValidationError(f"`{what}`", [f"`{what}` must be a whole number ≥ 0; got {p!r}."])
     if p > n_allowed - n_required:
@@ -192,18 +238,18 @@ class Prepared:
     lower: npt.NDArray[np.float64]
     upper: npt.NDArray[np.float64]
     required: npt.NDArray[np.bool_]
-    rows: list  # constraint blocks over site columns: (matrix n_rows×n_sites, lower, upper)
+    rows: list[Block]  # constraint blocks over site columns: (matrix n_rows×n_sites, lower, upper)
     cost: npt.NDArray[np.float64]
     notes: list[str]
 
 
-def prepare_sides(side: SideConstraints | None, site_ids: npt.NDArray) -> Prepared:
+def prepare_sides(side: SideConstraints | None, site_ids: npt.NDArray[Any]) -> Prepared:
     """Turn side constraints into bounds and rows over the site variables; explain what cannot be met."""
     n = len(site_ids)
     lower = np.zeros(n)
     upper = np.ones(n)
     required = np.zeros(n, dtype=bool)
-    rows: list = []
+    rows: list[Block] = []
     notes: list[str] = []
     cost = np.ones(n)
     if side is None:
@@ -212,13 +258,14 @@ def prepare_sides(side: SideConstraints | None, site_ids: npt.NDArray) -> Prepar
     problems: list[str] = []
     reasons: list[str] = []
 
-    def _idx(ids, label):
+    def _idx(ids: Iterable[Any], label: str) -> npt.NDArray[np.intp]:
         ids = list(ids)
         pos = index.get_indexer(ids)
         unknown = [i for i, p in zip(ids, pos, strict=True) if p < 0]
         if unknown:
             problems.append(f"{len(unknown)} {label} site id(s) are not candidate sites: {fmt_ids(unknown)}.")
-        return pos[pos >= 0]
+        found: npt.NDArray[np.intp] = pos[pos >= 0]
+        return found
 
     req = _idx(side.required, "required")
     forb = _idx(side.forbidden, "forbidden")
@@ -250,7 +297,7 @@ def prepare_sides(side: SideConstraints | None, site_ids: npt.NDArray) -> Prepar
             allowed_per_unit = np.asarray(M @ (upper > 0)).ravel()
             req_per_unit = np.asarray(M @ required).ravel()
 
-            def _per(v, default):
+            def _per(v: int | Mapping[Any, int] | None, default: float) -> npt.NDArray[np.float64]:
                 if v is None:
                     return np.full(len(units), default, dtype=float)
                 if isinstance(v, Mapping):
@@ -304,7 +351,11 @@ def check_status(raw: RawResult, model: str, explain: Iterable[str] = ()) -> Non
 
 
 def nearest_assignment(
-    reach: sp.csr_matrix, cost: sp.csr_matrix | None, open_mask: npt.NDArray[np.bool_], demand_ids, site_ids
+    reach: sp.csr_matrix,
+    cost: sp.csr_matrix | None,
+    open_mask: npt.NDArray[np.bool_],
+    demand_ids: npt.ArrayLike,
+    site_ids: npt.ArrayLike,
 ) -> pd.DataFrame:
     """Each demand row → its nearest open site among those that reach it (or None)."""
     n = reach.shape[0]
@@ -332,7 +383,17 @@ def nearest_assignment(
     )
 
 
-def run(model: MILP, *, name: str, solver, time_limit_s, mip_rel_gap, warm_start=None, explain=()) -> RawResult:
+def run(
+    model: MILP,
+    *,
+    name: str,
+    solver: str | None,
+    time_limit_s: float | None,
+    mip_rel_gap: float | None,
+    warm_start: npt.NDArray[np.float64] | None = None,
+    explain: Iterable[str] = (),
+) -> RawResult:
+    """Solve ``model`` and check the solver's status (:func:`check_status`); ``explain`` says why it may be infeasible."""
     raw = solve_milp(model, solver=solver, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap, warm_start=warm_start)
     check_status(raw, name, explain)
     return raw

@@ -74,7 +74,8 @@ def served_by(
 ) -> tuple[float, sp.csr_matrix]:
     """Most weight the open sites can serve within capacity (a transportation LP, solved exactly by HiGHS).
 
-    Returns the served weight and the served amounts per pair (demand × site, people)."""
+    Returns the served weight and the served amounts per pair (demand × site, people).
+    """
     import highspy
 
     n, m = P.shape
@@ -113,7 +114,8 @@ def served_by(
 
 def _greedy(P: sp.csr_matrix, w, K, p: int, required, allowed) -> npt.NDArray[np.bool_]:
     """Open, one at a time, the site that can take the most unserved weight (min(K_j, unserved within reach)),
-    serving rows in the order of the sparse column (the exact service is recomputed by the LP afterwards)."""
+    serving rows in the order of the sparse column (the exact service is recomputed by the LP afterwards).
+    """
     C = P.tocsc()
     left = w.astype(float).copy()
     chosen = required.copy()
@@ -202,7 +204,8 @@ def _lagrangian(P: sp.csr_matrix, w, K, p, required, allowed, lower, deadline, m
 def _swap_search(P, w, K, x, required, allowed, deadline, n_try: int = 30):
     """First-improvement swaps: close the open site serving least, open the candidate with the most unserved weight
     within reach (capped at its capacity); each trial plan is evaluated exactly. Stops when ``n_try`` trials in a row
-    fail or time runs out."""
+    fail or time runs out.
+    """
     C = P.tocsc()
     fails, swaps = 0, 0
     while fails < n_try and time.perf_counter() < deadline:
@@ -262,6 +265,9 @@ def capacitated_max_cover(
     method
         ``"mip"``, ``"heuristic"`` (greedy + swaps with the Lagrangian bound) or ``"auto"`` (``"mip"`` up to
         :data:`LARGE_PAIRS` coverage pairs).
+    solver, time_limit_s, mip_rel_gap
+        The solver (``"highs"`` or a PuLP solver name), its time limit in seconds and the relative optimality gap
+        at which it may stop (defaults from :mod:`facility_planner.settings`).
 
     Returns
     -------

@@ -218,6 +218,11 @@ def max_cover(
         greedy + swap local search, bounded by the Lagrangian relaxation (valid for the whole problem; for very
         large models whose LP alone takes minutes). ``"auto"``: ``"mip"`` up to :data:`LARGE_NNZ` coverage entries
         after reductions, else ``"lagrangian"``.
+    demand_ids, site_ids
+        Row and column ids when ``coverage`` is a plain scipy matrix (0..n-1 by default).
+    solver, time_limit_s, mip_rel_gap
+        The solver (``"highs"`` or a PuLP solver name), its time limit in seconds and the relative optimality gap
+        at which it may stop (defaults from :mod:`facility_planner.settings`).
 
     Returns
     -------
@@ -570,7 +575,29 @@ def set_cover(
     """Set covering: the fewest (or cheapest, with ``costs``) sites such that every reachable demand is covered.
 
     Demand that no allowed site can reach is set aside and reported in ``notes`` (never silently).
-    ``objective`` is the total cost (the number of sites with unit costs), existing sites included at their cost.
+
+    Parameters
+    ----------
+    coverage
+        :class:`~facility_planner.matrices.LabelledMatrix` (demand × site; an entry = within reach) or a scipy
+        sparse matrix with ``demand_ids`` / ``site_ids``.
+    demand_ids, site_ids
+        Row and column ids when ``coverage`` is a plain scipy matrix (0..n-1 by default).
+    existing
+        Site ids already open: kept, and counted in the objective at their cost (added to ``side.required``).
+    side
+        :class:`SideConstraints` (per-unit limits, forbidden sites, budget).
+    costs
+        Cost per site (array in column order, or a Series / mapping by site id); 1 each by default.
+    solver, time_limit_s, mip_rel_gap
+        The solver (``"highs"`` or a PuLP solver name), its time limit in seconds and the relative optimality gap
+        at which it may stop (defaults from :mod:`facility_planner.settings`).
+
+    Returns
+    -------
+    Solution
+        ``objective`` is the total cost (the number of sites with unit costs), existing sites included at their
+        cost; ``best_bound`` a proven lower bound on it.
     """
     side = _with_existing(side, existing)
     t0 = time.perf_counter()
@@ -667,6 +694,37 @@ def partial_cover(
     With ``weights=None`` every demand row counts as one unit (e.g. "80% of communities"). The share is of *all*
     weight, reachable or not. If no number of sites can reach the share, the error says how far the reachable
     demand falls short and why.
+
+    Parameters
+    ----------
+    coverage
+        :class:`~facility_planner.matrices.LabelledMatrix` (demand × site; an entry = within reach) or a scipy
+        sparse matrix with ``demand_ids`` / ``site_ids``.
+    weights
+        Demand weight per row; 1 each by default. A Series is aligned by demand id.
+    share
+        The share of all demand weight to cover, in (0, 1].
+    demand_ids, site_ids
+        Row and column ids when ``coverage`` is a plain scipy matrix (0..n-1 by default).
+    existing
+        Site ids already open: kept, and counted in the objective at their cost (added to ``side.required``).
+    side
+        :class:`SideConstraints` (per-unit limits, forbidden sites, budget).
+    costs
+        Cost per site (array in column order, or a Series / mapping by site id); 1 each by default.
+    solver, time_limit_s, mip_rel_gap
+        The solver (``"highs"`` or a PuLP solver name), its time limit in seconds and the relative optimality gap
+        at which it may stop (defaults from :mod:`facility_planner.settings`).
+
+    Returns
+    -------
+    Solution
+        ``objective`` is the total cost of the sites; ``extra["covered_share"]`` the share reached.
+
+    Raises
+    ------
+    InfeasibleModelError
+        When no set of allowed sites reaches ``share``.
     """
     if not (isinstance(share, int | float) and 0 < share <= 1):
         raise ValidationError("`share`", [f"`share` must be in (0, 1], e.g. 0.8 for 80%; got {share!r}."])

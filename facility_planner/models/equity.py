@@ -32,7 +32,7 @@ from .coverage import max_cover
 class RulePrice:
     """Coverage without and with a rule, and what the rule costs (in weight and in points of the total share).
 
-    Attributes
+    Parameters
     ----------
     name
         What the rule is, in words ("the district minimum of 30%").
@@ -93,7 +93,7 @@ class RulePrice:
             text += f" (the plans found differ by {found:.1f} points; the interval is what is proven)"
         return text + "."
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         """A plain dict for JSON."""
         return {
             "rule": self.name,
@@ -111,8 +111,8 @@ class RulePrice:
 
 
 def price_rule(
-    coverage,
-    weights=None,
+    coverage: Any,
+    weights: Any = None,
     p: int = 1,
     *,
     rule: Mapping[str, Any],
@@ -124,7 +124,7 @@ def price_rule(
 
     Parameters
     ----------
-    coverage, weights, p, kwargs
+    coverage, weights, p, **kwargs
         As :func:`~facility_planner.models.coverage.max_cover` (``kwargs``: ``existing``, ``solver``,
         ``time_limit_s``, ``mip_rel_gap``, ``method``, ...), shared by both runs.
     rule
@@ -138,6 +138,7 @@ def price_rule(
     Returns
     -------
     RulePrice
+        Both solutions and the price: covered weight found and its proven interval (from the solvers' bounds).
     """
     if free is None:
         free_kw = dict(kwargs)
