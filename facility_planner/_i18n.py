@@ -1,6 +1,7 @@
 """Messages of the report in Chinese and English: fixed texts by id (:data:`TEXT`), and the notes the families and
 kinds write in English rendered in Chinese by templates (:data:`NOTE_TEMPLATES`, regular expressions with named
-groups). A note no template knows is given in English, marked, so nothing is silently dropped."""
+groups). A note no template knows is given in English, marked, so nothing is silently dropped.
+"""
 
 from __future__ import annotations
 
@@ -308,7 +309,8 @@ def text(key: str, lang: str = "zh", **kw) -> str:
 
 def note(s: str | None, lang: str = "zh") -> tuple[str, bool]:
     """A note in ``lang``: (text, translated). English notes are returned as they are; a Chinese rendering comes from
-    the first template that matches the whole note, or the English text with ``translated=False``."""
+    the first template that matches the whole note, or the English text with ``translated=False``.
+    """
     if not s:
         return "", True
     if lang == "en":

@@ -227,7 +227,8 @@ def compare(
     force: Annotated[bool, typer.Option("--force", metavar="", help="Overwrite OUT if it exists.")] = False,
 ) -> None:
     """Two plans of the same area: per family the targets, achievements, coverage (change in percentage points) and
-    sites kept/added/removed/moved, printed and written as a page beside synchronised maps."""
+    sites kept/added/removed/moved, printed and written as a page beside synchronised maps.
+    """
     from .compare import compare_plans, format_comparison
 
     check_output_file(out, force=force, what="comparison page")

@@ -115,7 +115,8 @@ def site_changes(
     sites_a: gpd.GeoDataFrame | None, sites_b: gpd.GeoDataFrame | None, *, moved_within_m: float = MOVED_WITHIN_M
 ) -> pd.DataFrame:
     """Each site of either plan with its fate: ``kept``, ``moved`` (with the partner and distance), ``removed``
-    (only in A) or ``added`` (only in B). See the module docstring for the rule."""
+    (only in A) or ``added`` (only in B). See the module docstring for the rule.
+    """
     from scipy.spatial import cKDTree
 
     ida = [] if sites_a is None or not len(sites_a) else list(sites_a["site_id"].astype(str))

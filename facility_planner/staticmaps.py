@@ -1,6 +1,7 @@
 """Static maps for the printed report, drawn offline with matplotlib: older people per km² (cells in a district,
 townships for a whole area), township and district boundaries, a family's sites (existing ones ringed in black) and
-its uncovered cells, a metric scale bar. Drawn in UTM 50N so the axes are metres."""
+its uncovered cells, a metric scale bar. Drawn in UTM 50N so the axes are metres.
+"""
 
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ _FONTS = [
 
 def has_cjk_font() -> bool:
     """Whether matplotlib can draw Chinese; registers an installed Noto/WenQuanYi CJK font that its cache missed
-    (matplotlib skips ``.ttc`` collections installed after its font cache was built)."""
+    (matplotlib skips ``.ttc`` collections installed after its font cache was built).
+    """
     from matplotlib import font_manager as fm
 
     names = {f.name for f in fm.fontManager.ttflist}

@@ -321,7 +321,8 @@ _HEADERS_ZH = {
 def write_workbook(plan: Plan, path: str | Path, *, table: pd.DataFrame | None = None) -> Path:
     """``plan.xlsx``: a ``targets`` sheet (families, districts), a ``townships`` sheet (every family × township-level
     unit), a sheet of sites per family (lon/lat, township, people served) and the uncovered cells of coverage
-    families, with bilingual headers. Written to a temporary name and moved into place."""
+    families, with bilingual headers. Written to a temporary name and moved into place.
+    """
     import os
 
     path = Path(path)
