@@ -404,5 +404,29 @@ def sweep(
     typer.echo(f"wrote {out}/ (sweep.csv, sweep.svg, sweep.png, sweep.html, runs/) in {res.seconds:.1f} s")
 
 
+network_app = typer.Typer(help="Street networks: fetch one from OpenStreetMap once, then plan offline with it.")
+app.add_typer(network_app, name="network")
+
+
+@network_app.command("fetch")
+@_friendly
+def network_fetch(
+    district: Annotated[str, typer.Option(help="The district (code, 海淀 or Haidian).")],
+    out: Annotated[
+        Path, typer.Option("--out", help="GraphML file to write (then `travel.network_file` in a scenario).")
+    ],
+    network_type: Annotated[str, typer.Option("--type", help="walk (default), drive or all.")] = "walk",
+    force: Annotated[bool, typer.Option("--force", metavar="", help="Download again over an existing file.")] = False,
+) -> None:
+    """Download a district's streets through osmnx (needs the internet once) and check the file as a run would."""
+    from .network import fetch_network, read_network
+
+    path = fetch_network(district, out, network_type=network_type, overwrite=force)
+    net = read_network(path)
+    typer.echo(f"{path}: {net.n_nodes:,} nodes, {net.n_edges:,} edges")
+    for note in net.notes:
+        typer.echo(f"note: {note}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
