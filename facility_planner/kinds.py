@@ -236,8 +236,11 @@ def plan_max_cover(prob: FamilyProblem, travel: FamilyTravel, solver: SolverSpec
         p_new = max(0, allowed)
     rule = spec.equity
     unmet_rule = False
-    if rule.rule == "quota" and rule.level == "district" and len(prob.part_districts) == 1:
-        # one district planned: a district quota cannot bind (its quota is the part being planned)
+    one_group_min = None
+    if rule.rule != "none" and rule.level == "district" and len(prob.part_districts) == 1:
+        # one district planned: its quota is the part being planned, and a minimum share of its own coverage changes
+        # nothing the maximum cover would not do anyway; it is checked on the plan below instead of priced
+        one_group_min = rule.min_share if rule.rule == "min_share" else None
         rule = rule.model_copy(update={"rule": "none"})
     base = SideConstraints(required=ex, forbidden=list(prob.forbidden_ids))
     level_col = "district_code" if rule.level == "district" else "township_code"
@@ -295,6 +298,12 @@ def plan_max_cover(prob: FamilyProblem, travel: FamilyTravel, solver: SolverSpec
     covered = pd.Series(covered_rows(cov, chosen), index=cov.row_ids)
     cw = float(w[covered.to_numpy()].sum())
     tot = prob.total_weight
+    if one_group_min is not None and tot and cw / tot + 1e-12 < one_group_min:
+        unmet_rule = True
+        notes.append(
+            f"the district minimum of {one_group_min:.0%} is not reached: {cw / tot:.1%} of {prob.weight_label} "
+            f"within reach with {p_new} new site(s)"
+        )
     figures: dict[str, Any] = {
         "sites_target": target,
         "covered_demand": cw,
