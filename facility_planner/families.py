@@ -113,17 +113,26 @@ class FamilyProblem:
         """The family's English name."""
         return self.spec.name_en
 
+    def _by_id(self, which: str) -> pd.DataFrame:
+        """The demand (or sites) table indexed by id, built once: kinds look weights up unit by unit."""
+        cache = self.__dict__.setdefault("_by_id_cache", {})
+        if which not in cache:
+            frame = self.demand if which == "demand" else self.sites
+            key = "demand_id" if which == "demand" else "site_id"
+            cache[which] = pd.DataFrame(frame.drop(columns="geometry")).set_index(key)
+        return cache[which]
+
     def weights_for(self, ids) -> np.ndarray:
         """Demand weights for ``ids`` in their order (0 for an unknown id)."""
-        return self.demand.set_index("demand_id")["weight"].reindex(np.asarray(ids)).fillna(0.0).to_numpy(float)
+        return self._by_id("demand")["weight"].reindex(np.asarray(ids)).fillna(0.0).to_numpy(float)
 
     def demand_attr(self, col: str, ids) -> np.ndarray:
         """Column ``col`` of the demand points ``ids``, in their order."""
-        return self.demand.set_index("demand_id")[col].reindex(np.asarray(ids)).to_numpy()
+        return self._by_id("demand")[col].reindex(np.asarray(ids)).to_numpy()
 
     def site_attr(self, col: str, ids) -> np.ndarray:
         """Column ``col`` of the candidate sites ``ids``, in their order."""
-        return self.sites.set_index("site_id")[col].reindex(np.asarray(ids)).to_numpy()
+        return self._by_id("sites")[col].reindex(np.asarray(ids)).to_numpy()
 
     def demand_table(self) -> pd.DataFrame:
         """The demand points without their geometry."""

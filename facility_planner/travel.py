@@ -416,9 +416,9 @@ class FamilyTravel:
             D = np.hypot(dxy[:, None, 0] - sxy[None, :, 0], dxy[:, None, 1] - sxy[None, :, 1])
             D *= self.spec_kw["detour_factor"] / m_per_min
             # a dense block stored as sparse: explicit zeros kept, every pair present
-            rows = np.repeat(np.arange(len(dxy)), len(sxy))
-            cols = np.tile(np.arange(len(sxy)), len(dxy))
-            M = sp.csr_matrix((D.ravel(), (rows, cols)), shape=D.shape)
+            n, m = D.shape  # built as CSR directly: no coordinate sort for a block that holds every pair
+            indptr = np.arange(0, n * m + 1, m, dtype=np.int64) if m else np.zeros(n + 1, dtype=np.int64)
+            M = sp.csr_matrix((D.ravel(), np.tile(np.arange(m, dtype=np.int64), n), indptr), shape=(n, m))
             yield unit, LabelledMatrix(M, d[self.demand_id].to_numpy(), s[self.site_id].to_numpy(), "minutes")
 
 
