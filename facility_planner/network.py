@@ -293,7 +293,14 @@ def network_from_lines(
     if "long_chord" in gdf.columns:
         gdf = gdf[~gdf["long_chord"].astype(bool)]
     area_notes = _check_area(gdf.to_crs(WGS84) if len(gdf) else gdf, area, source)
-    noded = shapely.node(shapely.MultiLineString(list(shapely.get_parts(gdf.geometry.values)))) if len(gdf) else None
+    try:
+        noded = (
+            shapely.node(shapely.MultiLineString(list(shapely.get_parts(gdf.geometry.values)))) if len(gdf) else None
+        )
+    except shapely.errors.GEOSException as exc:  # e.g. coordinates of 1e17 in a projected CRS
+        raise _problem(
+            source, f"its lines cannot be noded ({exc}); check the coordinates and the CRS the file declares."
+        ) from None
     parts = shapely.get_parts(noded) if noded is not None else np.array([])
     net = _from_segments(parts, crs, source)
     if dropped:
