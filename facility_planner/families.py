@@ -729,8 +729,6 @@ def _result(ctx: PlanContext, prob: FamilyProblem, travel: FamilyTravel, out: Ou
         sites = sites.join(sv, on="site_id")
     if "served" not in sites.columns:
         sites["served"] = np.nan
-    if "name" in sites.columns and prob.demand.get("name") is not None and spec.model == "allocate":
-        pass
     sites = sites.to_crs("EPSG:4326") if len(sites) else sites.set_crs(settings.working_crs, allow_override=True)
     d = prob.demand.copy()
     if out.covered is not None:

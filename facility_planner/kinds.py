@@ -481,13 +481,11 @@ def _plan_by_unit(
     chosen: list[Any] = []
     assigned_parts, minutes_parts, sols, rows, site_rows = [], [], [], [], []
     existing_by_unit = prob.existing_by_unit()
-    blocks = dict(travel.blocks(prob.unit_column))
     limit = travel.spec.time_limit_min
     for u in progress(list(units.itertuples()), desc=prob.label, unit="unit"):
         k_total = int(k_of(u))
         ex = existing_by_unit.get(u.unit, [])
         k = max(0, k_total - len(ex))
-        C = blocks.get(u.unit)
         row = {"unit": u.unit, "name_zh": u.name_zh, "district_code": u.district_code, "sites_target": k_total}
         beds = None if beds_of is None else int(beds_of(u))
         if beds is not None:
@@ -496,6 +494,7 @@ def _plan_by_unit(
             rows.append({**row, "sites": len(ex), "reason": u.reason})
             chosen += ex
             continue
+        C = travel.block(prob.unit_column, u.unit)  # one unit's block at a time: memory of the largest unit
         if C is None or C.shape[1] == 0:
             rows.append({**row, "sites": len(ex), "reason": prob.no_site_reason(u.unit)})
             chosen += ex

@@ -396,30 +396,43 @@ class FamilyTravel:
 
         Yields ``(unit, LabelledMatrix)``, one unit at a time, so memory stays that of the largest unit.
         """
-        d_by = self.demand.groupby(unit_column).indices
-        s_by = self.sites.groupby(unit_column).indices
+        for unit in self._unit_index(unit_column)[1]:
+            yield unit, self.block(unit_column, unit)
+
+    def _unit_index(self, unit_column: str) -> tuple[dict, dict]:
+        """Row positions of the demand points and of the sites of each unit (computed once per column)."""
+        cache = self.__dict__.setdefault("_unit_cache", {})
+        if unit_column not in cache:
+            cache[unit_column] = (
+                self.demand.groupby(unit_column).indices,
+                self.sites.groupby(unit_column).indices,
+            )
+        return cache[unit_column]
+
+    def block(self, unit_column: str, unit) -> LabelledMatrix | None:
+        """Minutes from every demand point of ``unit`` to every site of ``unit`` (None: the unit has no site)."""
+        d_by, s_by = self._unit_index(unit_column)
+        si = s_by.get(unit)
+        if si is None:
+            return None
         crs = self.network.crs if self.network is not None else settings.working_crs
         m_per_min = metres_per_minute(self.spec_kw["speed_kmh"])
-        for unit, si in s_by.items():
-            di = d_by.get(unit, np.array([], dtype=int))
-            d = self.demand.iloc[di]
-            s = self.sites.iloc[si]
-            if self.mode == "network" and len(d):
-                # a limit that reaches across the unit: its diagonal, walked with the detour, plus the snap
-                x0, y0, x1, y1 = pd.concat([d.geometry, s.geometry]).to_crs(crs).total_bounds
-                reach = (math.hypot(x1 - x0, y1 - y0) * 3 + 2 * self.max_snap_m) / m_per_min
-                t = self._travel(d, s, max(reach, 1.0))
-                yield unit, t.cost
-                continue
-            dxy = _xy(d, crs, "`demand`") if len(d) else np.zeros((0, 2))
-            sxy = _xy(s, crs, "`sites`")
-            D = np.hypot(dxy[:, None, 0] - sxy[None, :, 0], dxy[:, None, 1] - sxy[None, :, 1])
-            D *= self.spec_kw["detour_factor"] / m_per_min
-            # a dense block stored as sparse: explicit zeros kept, every pair present
-            n, m = D.shape  # built as CSR directly: no coordinate sort for a block that holds every pair
-            indptr = np.arange(0, n * m + 1, m, dtype=np.int64) if m else np.zeros(n + 1, dtype=np.int64)
-            M = sp.csr_matrix((D.ravel(), np.tile(np.arange(m, dtype=np.int64), n), indptr), shape=(n, m))
-            yield unit, LabelledMatrix(M, d[self.demand_id].to_numpy(), s[self.site_id].to_numpy(), "minutes")
+        d = self.demand.iloc[d_by.get(unit, np.array([], dtype=int))]
+        s = self.sites.iloc[si]
+        if self.mode == "network" and len(d):
+            # a limit that reaches across the unit: its diagonal, walked with the detour, plus the snap
+            x0, y0, x1, y1 = pd.concat([d.geometry, s.geometry]).to_crs(crs).total_bounds
+            reach = (math.hypot(x1 - x0, y1 - y0) * 3 + 2 * self.max_snap_m) / m_per_min
+            return self._travel(d, s, max(reach, 1.0)).cost
+        dxy = _xy(d, crs, "`demand`") if len(d) else np.zeros((0, 2))
+        sxy = _xy(s, crs, "`sites`")
+        D = np.hypot(dxy[:, None, 0] - sxy[None, :, 0], dxy[:, None, 1] - sxy[None, :, 1])
+        D *= self.spec_kw["detour_factor"] / m_per_min
+        # a dense block stored as sparse: explicit zeros kept, every pair present
+        n, m = D.shape  # built as CSR directly: no coordinate sort for a block that holds every pair
+        indptr = np.arange(0, n * m + 1, m, dtype=np.int64) if m else np.zeros(n + 1, dtype=np.int64)
+        M = sp.csr_matrix((D.ravel(), np.tile(np.arange(m, dtype=np.int64), n), indptr), shape=(n, m))
+        return LabelledMatrix(M, d[self.demand_id].to_numpy(), s[self.site_id].to_numpy(), "minutes")
 
 
 def people_within(
