@@ -265,6 +265,40 @@ def lagrangian_bound(
     return best, it, lam_best
 
 
+def lagrangian_value(
+    U: sp.csr_matrix,
+    wu: npt.NDArray[np.float64],
+    p: int,
+    required: npt.NDArray[np.bool_],
+    allowed: npt.NDArray[np.bool_],
+    lam: npt.NDArray[np.float64],
+    *,
+    codes: npt.NDArray[np.int64] | None = None,
+    need: npt.NDArray[np.float64] | None = None,
+    nu: npt.NDArray[np.float64] | None = None,
+) -> float:
+    r"""The Lagrangian bound :math:`L(\lambda, \nu)` of the module docstring at given multipliers.
+
+    Valid for any :math:`\lambda, \nu \ge 0` (negative values are raised to 0), so multipliers taken from an
+    approximate LP solution (e.g. the row duals of an interior-point solve) still give a proven upper bound on the
+    covered weight of every plan; at the LP's optimal duals it equals the LP bound.
+    """
+    lam = np.maximum(np.asarray(lam, dtype=float), 0.0)
+    a = wu.astype(float).copy()
+    penalty = 0.0
+    if codes is not None and need is not None and nu is not None and len(need):
+        nu = np.maximum(np.asarray(nu, dtype=float), 0.0)
+        has = codes >= 0
+        a[has] *= 1.0 + nu[codes[has]]
+        penalty = float(np.sum(nu * need))
+    c = np.asarray(U.T @ lam).ravel()
+    free_idx = np.flatnonzero(allowed & ~required)
+    p = min(p, len(free_idx))
+    cf = c[free_idx]
+    top = float(np.sum(np.partition(-cf, p - 1)[:p])) * -1.0 if 0 < p < len(cf) else float(np.sum(cf[:p]))
+    return float(np.sum(np.maximum(a - lam, 0.0)) + c[required].sum() + max(top, 0.0) - penalty)
+
+
 def window_search(
     U: sp.csr_matrix,
     wu: npt.NDArray[np.float64],

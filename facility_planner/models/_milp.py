@@ -141,31 +141,7 @@ def _solve_highs(
         h.setOptionValue("threads", int(threads))
     if not model.presolve:
         h.setOptionValue("presolve", "off")
-    n_rows, n_cols = model.A.shape
-    lp = highspy.HighsLp()
-    lp.num_col_ = n_cols
-    lp.num_row_ = n_rows
-    lp.col_cost_ = np.asarray(model.c, dtype=np.float64)
-    lp.col_lower_ = np.asarray(model.lower, dtype=np.float64)
-    lp.col_upper_ = np.asarray(model.upper, dtype=np.float64)
-    lp.row_lower_ = np.where(np.isfinite(model.row_lower), model.row_lower, -highspy.kHighsInf)
-    lp.row_upper_ = np.where(np.isfinite(model.row_upper), model.row_upper, highspy.kHighsInf)
-    lp.col_lower_ = np.where(np.isfinite(lp.col_lower_), lp.col_lower_, -highspy.kHighsInf)
-    lp.col_upper_ = np.where(np.isfinite(lp.col_upper_), lp.col_upper_, highspy.kHighsInf)
-    lp.offset_ = float(model.offset)
-    A = model.A.tocsc()
-    A.sort_indices()
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = A.indptr.astype(np.int32)
-    lp.a_matrix_.index_ = A.indices.astype(np.int32)
-    lp.a_matrix_.value_ = A.data.astype(np.float64)
-    lp.a_matrix_.num_col_ = n_cols
-    lp.a_matrix_.num_row_ = n_rows
-    if model.integer.any():
-        lp.integrality_ = [
-            highspy.HighsVarType.kInteger if f else highspy.HighsVarType.kContinuous for f in model.integer
-        ]
-    lp.sense_ = highspy.ObjSense.kMaximize if model.maximize else highspy.ObjSense.kMinimize
+    lp = _highs_lp(highspy, model, integer=True)
     status = h.passModel(lp)
     if status == highspy.HighsStatus.kError:
         raise SolverError("HiGHS rejected the model (passModel failed); this is a bug, please report it.")
@@ -217,6 +193,114 @@ def _solve_highs(
         h.modelStatusToString(ms),
         {"mip_nodes": int(getattr(info, "mip_node_count", 0) or 0)},
     )
+
+
+def _highs_lp(highspy: Any, model: MILP, *, integer: bool) -> Any:
+    """``model`` as a ``highspy.HighsLp`` (its LP relaxation when ``integer`` is false)."""
+    n_rows, n_cols = model.A.shape
+    lp = highspy.HighsLp()
+    lp.num_col_ = n_cols
+    lp.num_row_ = n_rows
+    lp.col_cost_ = np.asarray(model.c, dtype=np.float64)
+    lp.col_lower_ = np.asarray(model.lower, dtype=np.float64)
+    lp.col_upper_ = np.asarray(model.upper, dtype=np.float64)
+    lp.row_lower_ = np.where(np.isfinite(model.row_lower), model.row_lower, -highspy.kHighsInf)
+    lp.row_upper_ = np.where(np.isfinite(model.row_upper), model.row_upper, highspy.kHighsInf)
+    lp.col_lower_ = np.where(np.isfinite(lp.col_lower_), lp.col_lower_, -highspy.kHighsInf)
+    lp.col_upper_ = np.where(np.isfinite(lp.col_upper_), lp.col_upper_, highspy.kHighsInf)
+    lp.offset_ = float(model.offset)
+    A = model.A.tocsc()
+    A.sort_indices()
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = A.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = A.indices.astype(np.int32)
+    lp.a_matrix_.value_ = A.data.astype(np.float64)
+    lp.a_matrix_.num_col_ = n_cols
+    lp.a_matrix_.num_row_ = n_rows
+    if integer and model.integer.any():
+        lp.integrality_ = [
+            highspy.HighsVarType.kInteger if f else highspy.HighsVarType.kContinuous for f in model.integer
+        ]
+    lp.sense_ = highspy.ObjSense.kMaximize if model.maximize else highspy.ObjSense.kMinimize
+    return lp
+
+
+@dataclass
+class Dive:
+    """The LP relaxation of a MILP, and an integer point found from it by diving (:func:`lp_dive`)."""
+
+    #: the LP's optimal objective, its column values and row duals (``None`` when the LP was not solved in time)
+    lp_objective: float | None
+    col_value: npt.NDArray[np.float64] | None
+    row_dual: npt.NDArray[np.float64] | None
+    #: a point with every integer column integral and every row within its bounds (``None`` if the dive failed)
+    x: npt.NDArray[np.float64] | None
+    #: LPs solved (the first is the relaxation itself)
+    steps: int
+    seconds: float
+
+
+def lp_dive(model: MILP, *, deadline: float, fix_share: float = 0.2) -> Dive:
+    """The LP relaxation of ``model`` solved by HiGHS, then a dive from it to an integer point.
+
+    The dive fixes the largest fractional integer columns up and re-solves, until the LP's optimum is integral. Each step rounds up the ``fix_share`` × (sum of fractional values) largest fractional columns (at least one), so a
+    model whose LP opens about ``k`` sites fractionally takes about ``log(k) / fix_share`` re-solves, each warm-started
+    from the last basis (the first LP by the interior-point method, then dual simplex). If a step makes the LP
+    infeasible, only its largest column is fixed instead; if that fails too, the dive gives up (``x`` is ``None``).
+    Stops at ``deadline`` (``time.perf_counter()``) with whatever it has.
+
+    This is a primal heuristic, fast where the LP relaxation is tight but HiGHS's own heuristics find poor plans (the
+    maximal covering of a Beijing district: 0.3% below the LP bound in 2 s, where branch-and-bound needs 70 s).
+    """
+    import highspy
+
+    t0 = time.perf_counter()
+    h = _new_highs(highspy, False)
+    h.setOptionValue("output_flag", False)
+    h.passModel(_highs_lp(highspy, model, integer=False))
+    h.setOptionValue("solver", "ipm")  # with crossover: a basis for the warm-started re-solves
+    ints = np.flatnonzero(model.integer)
+    lower = np.asarray(model.lower, dtype=float).copy()
+    upper = np.asarray(model.upper, dtype=float)
+    M = highspy.HighsModelStatus
+    lp_obj = col = dual = x = None
+    steps = 0
+    fixed: npt.NDArray[np.int64] = np.zeros(0, np.int64)
+    newlo: npt.NDArray[np.float64] = np.zeros(0)
+    while True:
+        left = deadline - time.perf_counter()
+        if left <= 0:
+            break
+        h.setOptionValue("time_limit", float(left))
+        run_highs(h)
+        steps += 1
+        ms = h.getModelStatus()
+        if ms != M.kOptimal:
+            if steps == 1 or ms != M.kInfeasible or len(fixed) <= 1:
+                break
+            # the last step over-fixed: undo it, and fix only its largest column
+            h.changeColsBounds(len(fixed), fixed.astype(np.int32), lower[fixed], upper[fixed])
+            fixed, newlo = fixed[:1], newlo[:1]
+            h.changeColsBounds(1, fixed.astype(np.int32), newlo, upper[fixed])
+            continue
+        v = np.array(h.getSolution().col_value)
+        if steps == 1:
+            lp_obj = float(h.getInfo().objective_function_value)
+            col, dual = v, np.array(h.getSolution().row_dual)
+            h.setOptionValue("solver", "simplex")
+        vi = v[ints]
+        frac = np.abs(vi - np.round(vi)) > 1e-6
+        if not frac.any():
+            x = v.copy()
+            x[ints] = np.round(vi)
+            break
+        fr = ints[frac]
+        part = v[fr] - np.floor(v[fr])
+        k = max(1, round(fix_share * float(part.sum())))
+        fixed = fr[np.argsort(-part, kind="stable")[:k]]
+        newlo = np.ceil(v[fixed])
+        h.changeColsBounds(len(fixed), fixed.astype(np.int32), newlo, upper[fixed])
+    return Dive(lp_obj, col, dual, x, steps, time.perf_counter() - t0)
 
 
 _banner_shown = False
