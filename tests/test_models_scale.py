@@ -4,6 +4,7 @@ Every instance here is SYNTHETIC (random points in a square, random weights), ma
 """
 
 import itertools
+import time
 
 import numpy as np
 import pytest
@@ -341,3 +342,46 @@ def test_max_cover_stops_at_the_dive_when_the_lp_is_integral():
     s = max_cover(A, w, 2, mip_rel_gap=0.0)
     assert s.optimal and sorted(s.selected) == [3, 4] and s.objective == w[9:].sum() == s.best_bound
     assert any("dive" in n for n in s.notes)
+
+
+def test_partition_rows_covers_every_row_once_within_the_size():
+    from facility_planner.models._large import partition_rows
+
+    A, _, _ = _instance(3, n=500, m=120, radius=150)
+    A = A[np.diff(A.tocsr().indptr) > 0]
+    parts = partition_rows(A, 60)
+    allrows = np.concatenate(parts)
+    assert sorted(allrows.tolist()) == list(range(A.shape[0]))
+    assert all(0 < len(p) <= 60 for p in parts) and len(parts) >= A.shape[0] / 60
+
+
+def test_region_search_improves_a_poor_plan_and_keeps_its_rules():
+    """From a deliberately poor start (the first p sites), the region search keeps the count, the required sites and
+    the group minima, covers at least as much, never more than the MIP optimum, and improves some start."""
+    import pandas as pd
+
+    from facility_planner.models._large import group_cover, region_search
+
+    gains = []
+    for seed in range(3):
+        A, w, groups = _instance(seed, n=400, m=80, radius=160)
+        A = A.tocsr()
+        p, m = 10, 80
+        keep_open = np.zeros(m, bool)
+        keep_open[5] = True
+        x = np.zeros(m, bool)
+        x[:p] = True  # includes the required site 5
+        codes, _ = pd.factorize(pd.Series(groups))
+        start_cov = np.asarray(A @ x.astype(float)).ravel() > 0
+        need = np.minimum(group_cover(start_cov, w, codes, 2), 0.2 * np.bincount(codes, weights=w))
+        out, improved, tried = region_search(
+            A, w, x, keep_open, np.ones(m, bool), time.perf_counter() + 20, codes=codes, need=need, max_rows=120
+        )
+        cov = np.asarray(A @ out.astype(float)).ravel() > 0
+        assert out.sum() == p and out[5] and tried > 0
+        assert np.all(group_cover(cov, w, codes, 2) >= need - 1e-9)
+        best = max_cover(A, w, p - 1, existing=[5], mip_rel_gap=0.0)
+        assert w[start_cov].sum() <= w[cov].sum() <= best.objective + 1e-9
+        assert (improved > 0) == (w[cov].sum() > w[start_cov].sum())
+        gains.append(w[cov].sum() - w[start_cov].sum())
+    assert max(gains) > 0, "the region search never improved a poor start"

@@ -27,6 +27,8 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
+from ._milp import MILP, solve_milp, stack_rows
+
 
 def group_cover(covered: npt.NDArray[np.bool_], wu, codes, n_groups: int) -> npt.NDArray[np.float64]:
     """Covered weight per group (rows with code -1 belong to no group)."""
@@ -299,6 +301,174 @@ def lagrangian_value(
     return float(np.sum(np.maximum(a - lam, 0.0)) + c[required].sum() + max(top, 0.0) - penalty)
 
 
+def _window_model(
+    U: sp.csr_matrix,
+    C: sp.csc_matrix,
+    wu: npt.NDArray[np.float64],
+    x: npt.NDArray[np.bool_],
+    widx: npt.NDArray[np.int64],
+    codes: npt.NDArray[np.int64] | None,
+    need: npt.NDArray[np.float64] | None,
+    integral: bool,
+) -> tuple[MILP, npt.NDArray[np.int64], sp.csr_matrix, npt.NDArray[np.bool_], float, int] | None:
+    """The plan ``x`` re-optimised over the sites ``widx`` only: the same number of them open, for the demand not
+    already covered from outside, every group minimum kept (counting what outside sites cover). Returns the MILP
+    (columns: the window's sites, then its rows' z), its rows, their coverage by the window's sites, which of them
+    ``x`` covers, that weight and the count; ``None`` when the window reaches no uncovered demand.
+    """
+    k = int(x[widx].sum())
+    outside = x.copy()
+    outside[widx] = False
+    cov_out = np.asarray(U @ outside.astype(float)).ravel() > 0
+    rows = np.flatnonzero(np.asarray(C[:, widx].sum(axis=1)).ravel() > 0)
+    rows = rows[~cov_out[rows]]
+    if len(rows) == 0:
+        return None
+    Sub = U[rows][:, widx].tocsr()
+    nr, nc = Sub.shape
+    z_now = np.asarray(Sub @ x[widx].astype(float)).ravel() > 0
+    cur = float(wu[rows][z_now].sum())
+    blocks = [
+        (sp.hstack([-Sub, sp.identity(nr, format="csr")], format="csr"), -math.inf, 0.0),
+        (sp.csr_matrix(np.r_[np.ones(nc), np.zeros(nr)][None, :]), k, k),
+    ]
+    if codes is not None and need is not None:
+        in_win = np.zeros(U.shape[0], bool)
+        in_win[rows] = True
+        covered_all = np.asarray(U @ x.astype(float)).ravel() > 0
+        fixed_g = group_cover(covered_all & ~in_win, wu, codes, len(need))
+        rc = codes[rows]
+        gi = np.unique(rc[rc >= 0])
+        gi = gi[need[gi] - fixed_g[gi] > 1e-9]
+        if len(gi):
+            sel = np.isin(rc, gi)
+            Gm = sp.csr_matrix(
+                (wu[rows][sel], (np.searchsorted(gi, rc[sel]), np.flatnonzero(sel))), shape=(len(gi), nr)
+            )
+            blocks.append(
+                (sp.hstack([sp.csr_matrix((len(gi), nc)), Gm], format="csr"), need[gi] - fixed_g[gi], math.inf)
+            )
+    A, rl, ru = stack_rows(blocks, nc + nr)
+    milp = MILP(
+        c=np.r_[np.zeros(nc), wu[rows]],
+        A=A,
+        row_lower=rl,
+        row_upper=ru,
+        lower=np.zeros(nc + nr),
+        upper=np.ones(nc + nr),
+        integer=np.r_[np.ones(nc, bool), np.zeros(nr, bool)],
+        maximize=True,
+        integral_objective=integral,
+    )
+    return milp, rows, Sub, z_now, cur, k
+
+
+def partition_rows(U: sp.csr_matrix, max_rows: int) -> list[npt.NDArray[np.int64]]:
+    """Demand rows split into compact pieces of at most ``max_rows``, without geometry.
+
+    Two rows are neighbours when some site reaches both. A piece larger than ``max_rows`` is cut in two at the median
+    breadth-first distance from a peripheral row (the row farthest from its first row), and each half is cut again,
+    so pieces are contiguous blobs of the coverage graph, about as wide as they are long.
+    """
+    from scipy.sparse import csgraph
+
+    G = (U @ U.T).tocsr()
+    G.data[:] = 1
+    out: list[npt.NDArray[np.int64]] = []
+    todo = [np.arange(U.shape[0])]
+    while todo:
+        rows = todo.pop()
+        if len(rows) <= max_rows:
+            out.append(rows)
+            continue
+        sub = G[rows][:, rows]
+        d0 = csgraph.dijkstra(sub, unweighted=True, indices=0)
+        far = int(np.argmax(np.where(np.isfinite(d0), d0, -1)))
+        d = csgraph.dijkstra(sub, unweighted=True, indices=far)
+        d = np.where(np.isfinite(d), d, np.nanmax(np.where(np.isfinite(d), d, np.nan)) + 1)
+        order = np.argsort(d, kind="stable")
+        half = len(rows) // 2
+        todo += [rows[np.sort(order[:half])], rows[np.sort(order[half:])]]
+    return sorted(out, key=lambda r: int(r[0]))
+
+
+def region_search(
+    U: sp.csr_matrix,
+    wu: npt.NDArray[np.float64],
+    x: npt.NDArray[np.bool_],
+    keep_open: npt.NDArray[np.bool_],
+    allowed: npt.NDArray[np.bool_],
+    deadline: float,
+    *,
+    codes: npt.NDArray[np.int64] | None = None,
+    need: npt.NDArray[np.float64] | None = None,
+    max_rows: int = 1500,
+    workers: int = 2,
+) -> tuple[npt.NDArray[np.bool_], int, int]:
+    """Large-neighbourhood search over regions, each re-planned from its LP relaxation by a dive.
+
+    The rows are cut into regions (:func:`partition_rows`) and each site belongs to the region of most of the rows it
+    reaches. Region by region, most uncovered weight first, the region's open sites are re-placed among its sites by
+    :func:`~facility_planner.models._milp.lp_dive` on the window model (the same number open, the rest of the plan
+    fixed, every group minimum kept); the new plan is kept when it covers more. ``workers`` regions are dived at
+    once, in threads (HiGHS releases the GIL). A second pass uses regions twice as large, so sites can move across
+    the first pass's borders. Where the LP is tight this finds what swaps and small windows cannot (a chain of sites
+    shifted together). Returns (plan, regions improved, regions tried).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ._milp import lp_dive
+
+    U = U.tocsr()
+    C = U.tocsc()
+    x = x.copy()
+    integral = bool(np.all(wu == np.round(wu)))
+    gcodes, gneed = (codes, need) if codes is not None and need is not None else (None, None)
+    free = allowed & ~keep_open
+    improved = tried = 0
+
+    def covered_weight(plan: npt.NDArray[np.bool_]) -> float:
+        return float(wu[np.asarray(U @ plan.astype(float)).ravel() > 0].sum())
+
+    best = covered_weight(x)
+    with ThreadPoolExecutor(max(1, workers)) as pool:
+        for size in (max_rows, 2 * max_rows):
+            parts = partition_rows(U, size)
+            owner = np.empty(U.shape[0], np.int64)
+            for r, rows in enumerate(parts):
+                owner[rows] = r
+            n = len(owner)
+            onehot = sp.csr_matrix((np.ones(n), (np.arange(n), owner)), shape=(n, len(parts)))
+            site_owner = np.asarray((U.T @ onehot).argmax(axis=1)).ravel()
+            uncovered = np.asarray(U @ x.astype(float)).ravel() == 0
+            order = list(np.argsort(-np.bincount(owner, weights=np.where(uncovered, wu, 0.0), minlength=len(parts))))
+            while order and time.perf_counter() < deadline:
+                jobs = []
+                for r in order[:workers]:
+                    widx = np.flatnonzero((site_owner == r) & free)
+                    wm = _window_model(U, C, wu, x, widx, gcodes, gneed, integral) if x[widx].any() else None
+                    if wm is not None:
+                        jobs.append((widx, wm, pool.submit(lp_dive, wm[0], deadline=deadline)))
+                del order[:workers]
+                for widx, (_milp, _rows, _sub, _z, _cur, k), fut in jobs:
+                    dive = fut.result()
+                    tried += 1
+                    if dive.x is None or int((dive.x[: len(widx)] > 0.5).sum()) != k:
+                        continue
+                    cand = x.copy()
+                    cand[widx] = dive.x[: len(widx)] > 0.5
+                    value = covered_weight(cand)
+                    if value <= best + 1e-9:
+                        continue
+                    if gcodes is not None and gneed is not None:
+                        cov = np.asarray(U @ cand.astype(float)).ravel() > 0
+                        if not np.all(group_cover(cov, wu, gcodes, len(gneed)) >= gneed - 1e-9):
+                            continue
+                    x, best = cand, value
+                    improved += 1
+    return x, improved, tried
+
+
 def window_search(
     U: sp.csr_matrix,
     wu: npt.NDArray[np.float64],
@@ -322,8 +492,6 @@ def window_search(
     open site in turn (in a fixed pseudo-random order), pass after pass while a pass improves the plan, until the
     deadline. Returns (plan, windows improved, tried).
     """
-    from ._milp import MILP, solve_milp, stack_rows
-
     U = U.tocsr()
     C = U.tocsc()
     UT = C.T.tocsr()
@@ -359,50 +527,11 @@ def window_search(
                 idx = np.sort(np.random.default_rng(int(s)).choice(idx, room, replace=False))
             win[idx] = True
         widx = np.flatnonzero(win & free)
-        k = int(x[widx].sum())
-        outside = x.copy()
-        outside[widx] = False
-        cov_out = np.asarray(U @ outside.astype(float)).ravel() > 0
-        rows = np.flatnonzero(np.asarray(C[:, widx].sum(axis=1)).ravel() > 0)
-        rows = rows[~cov_out[rows]]
-        if len(rows) == 0:
+        wm = _window_model(U, C, wu, x, widx, codes if groups else None, need if groups else None, integral)
+        if wm is None:
             continue
-        Sub = U[rows][:, widx].tocsr()
-        nr, nc = Sub.shape
-        z_now = np.asarray(Sub @ x[widx].astype(float)).ravel() > 0
-        cur = float(wu[rows][z_now].sum())
-        blocks = [
-            (sp.hstack([-Sub, sp.identity(nr, format="csr")], format="csr"), -math.inf, 0.0),
-            (sp.csr_matrix(np.r_[np.ones(nc), np.zeros(nr)][None, :]), k, k),
-        ]
-        if groups:
-            in_win = np.zeros(U.shape[0], bool)
-            in_win[rows] = True
-            covered_all = np.asarray(U @ x.astype(float)).ravel() > 0
-            fixed_g = group_cover(covered_all & ~in_win, wu, codes, len(need))
-            rc = codes[rows]
-            gi = np.unique(rc[rc >= 0])
-            gi = gi[need[gi] - fixed_g[gi] > 1e-9]
-            if len(gi):
-                sel = np.isin(rc, gi)
-                Gm = sp.csr_matrix(
-                    (wu[rows][sel], (np.searchsorted(gi, rc[sel]), np.flatnonzero(sel))), shape=(len(gi), nr)
-                )
-                blocks.append(
-                    (sp.hstack([sp.csr_matrix((len(gi), nc)), Gm], format="csr"), need[gi] - fixed_g[gi], math.inf)
-                )
-        A, rl, ru = stack_rows(blocks, nc + nr)
-        milp = MILP(
-            c=np.r_[np.zeros(nc), wu[rows]],
-            A=A,
-            row_lower=rl,
-            row_upper=ru,
-            lower=np.zeros(nc + nr),
-            upper=np.ones(nc + nr),
-            integer=np.r_[np.ones(nc, bool), np.zeros(nr, bool)],
-            maximize=True,
-            integral_objective=integral,
-        )
+        milp, rows, Sub, z_now, cur, k = wm
+        nc = len(widx)
         ws = np.r_[x[widx].astype(float), z_now.astype(float)]
         left = deadline - time.perf_counter()
         if left <= 0.01:

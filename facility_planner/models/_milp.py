@@ -7,6 +7,7 @@ so solver status is interpreted in exactly one place.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -304,13 +305,22 @@ def lp_dive(model: MILP, *, deadline: float, fix_share: float = 0.2) -> Dive:
 
 
 _banner_shown = False
+_banner_lock = threading.Lock()
 
 
 def _new_highs(highspy: Any, log: bool) -> Any:
     """A Highs instance; HiGHS prints a banner on stdout when the first one is made, which is muted unless logging."""
-    global _banner_shown
-    if _banner_shown or log:
+    if log:
         return highspy.Highs()
+    with _banner_lock:  # threads (the region search) may make their first instances at once
+        if _banner_shown:
+            return highspy.Highs()
+        return _muted_first_highs(highspy)
+
+
+def _muted_first_highs(highspy: Any) -> Any:
+    """The first Highs instance, made with the process's stdout pointed at /dev/null (HiGHS prints its banner)."""
+    global _banner_shown
     import os
     import sys
 

@@ -50,6 +50,7 @@ from ._large import (
     group_cover,
     lagrangian_bound,
     lagrangian_value,
+    region_search,
     repair_groups,
     swap_local_search,
     window_search,
@@ -173,9 +174,11 @@ def _finish(
 LARGE_NNZ = 400_000
 #: the share of the time limit the LP relaxation and its dive may take before branch-and-bound gets the rest
 DIVE_SHARE = 0.5
+#: with ``method="lagrangian"``, the share of the time limit by which the region search (LP dives) stops
+REGION_SHARE = 0.6
 #: with ``method="lagrangian"``, the share of the time limit spent improving the plan (greedy, swaps, windows); the
 #: rest tightens the bound
-WINDOW_SHARE = 0.6
+WINDOW_SHARE = 0.7
 
 
 def max_cover(
@@ -302,7 +305,7 @@ def max_cover(
     n_swaps = 0
     if not prep.rows:
         x0 = greedy_max_cover(U, wu, p_lo, prep.required.copy(), upper > 0)
-        x0, n_swaps = swap_local_search(U, wu, x0, prep.required, upper > 0, deadline=t0 + 0.2 * time_limit_s)
+        x0, n_swaps = swap_local_search(U, wu, x0, prep.required, upper > 0, deadline=t0 + 0.1 * time_limit_s)
         if grp and grp.need_any:
             # the repair must finish for the plan to be usable: it may take up to half the time limit
             x0 = repair_groups(U, wu, x0, prep.required, upper > 0, codes_u, grp.need, deadline=t0 + 0.5 * time_limit_s)
@@ -315,7 +318,7 @@ def max_cover(
                     upper > 0,
                     codes=codes_u,
                     need=grp.need,
-                    deadline=max(t0 + 0.2 * time_limit_s, time.perf_counter() + 0.02 * time_limit_s),
+                    deadline=max(t0 + 0.1 * time_limit_s, time.perf_counter() + 0.02 * time_limit_s),
                 )
                 n_swaps += more
             else:
@@ -326,8 +329,12 @@ def max_cover(
     notes = []
     t_build = time.perf_counter() - t0
     if use_lagrangian:
-        # improve the plan by re-solving small windows exactly (about half the time), then bound it
+        # improve the plan: regions re-planned from their LP relaxation by a dive, then small windows re-solved
+        # exactly (together about half the time); then bound it
         gkw = {"codes": codes_u, "need": grp.need} if grp and grp.need_any else {}
+        x0, n_regions_better, n_regions = region_search(
+            U, wu, x0, prep.required, upper > 0, t0 + REGION_SHARE * time_limit_s, **gkw
+        )
         x0, n_better, n_windows = window_search(
             U, wu, x0, prep.required, upper > 0, t0 + WINDOW_SHARE * time_limit_s, **gkw
         )
@@ -361,6 +368,10 @@ def max_cover(
             )
         if time.perf_counter() < deadline - 0.02 * time_limit_s:
             # the bound converged early: spend what is left on the plan
+            x0, r2, rt2 = region_search(
+                U, wu, x0, prep.required, upper > 0, deadline - 0.5 * (deadline - time.perf_counter()), **gkw
+            )
+            n_regions_better, n_regions = n_regions_better + r2, n_regions + rt2
             x0, b2, w2 = window_search(U, wu, x0, prep.required, upper > 0, deadline, **gkw)
             x0, more = swap_local_search(U, wu, x0, prep.required, upper > 0, deadline=deadline, **gkw)
             n_better, n_windows, n_swaps = n_better + b2, n_windows + w2, n_swaps + more
@@ -380,8 +391,9 @@ def max_cover(
             extra={"lagrangian_iterations": iters, "swaps": n_swaps},
         )
         notes.append(
-            f"large model ({U.nnz:,} coverage entries): plan by greedy, {n_swaps} swaps and {n_better} of "
-            f"{n_windows} windows re-solved exactly; bound by the Lagrangian relaxation ({iters} subgradient steps)"
+            f"large model ({U.nnz:,} coverage entries): plan by greedy, {n_regions_better} of {n_regions} regions "
+            f"re-planned from their LP relaxation, {n_swaps} swaps and {n_better} of {n_windows} windows re-solved "
+            f"exactly; bound by the Lagrangian relaxation ({iters} subgradient steps)"
         )
         x = x0.astype(float)
     else:
