@@ -117,7 +117,7 @@ def test_lagrangian_bound_with_group_minima_is_valid(seed):
     for iters in (1, 5, 50, 500):
         for lam0 in (None, lam):
             b, _, _ = lagrangian_bound(
-                A.tocsr(), w, p, req, allowed, 0.0, codes=codes, need=need, group_weight=W, max_iter=iters, lam0=lam0
+                A.tocsr(), w, p, req, allowed, 0.0, codes=codes, need=need, max_iter=iters, lam0=lam0
             )
             assert b >= best - 1e-6
 

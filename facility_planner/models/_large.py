@@ -5,17 +5,20 @@ All functions work on the reduced problem built by :func:`facility_planner.model
 0/1 coverage matrix (merged demand rows × candidate sites, CSR), ``wu`` the row weights.
 
 Lagrangian bound (Galvão & ReVelle 1996's relaxation of maximal covering). Relax every link
-:math:`z_i \le \sum_{j \in N_i} y_j` with :math:`\lambda_i \ge 0`, and every group minimum
-:math:`\sum_{i \in g} w_i z_i \ge s_g W_g` with :math:`\nu_g \ge 0`:
+:math:`z_i \le \sum_{j \in N_i} y_j` with :math:`\lambda_i \ge 0` and keep the group minima
+:math:`\sum_{i \in g} w_i z_i \ge s_g W_g` in the subproblem:
 
 .. math::
-    L(\lambda, \nu) = \sum_i \max\bigl(0,\, w_i (1 + \nu_{g(i)}) - \lambda_i\bigr)
-        + \sum_{j \in E} c_j + \max_{|S| = p,\, S \subseteq A \setminus E} \sum_{j \in S} c_j
-        - \sum_g \nu_g s_g W_g, \qquad c_j = \sum_{i \in N_j} \lambda_i,
+    L(\lambda) = \max_{z \in Z} \sum_i (w_i - \lambda_i) z_i
+        + \sum_{j \in E} c_j + \max_{|S| = p,\, S \subseteq A \setminus E} \sum_{j \in S} c_j,
+        \qquad c_j = \sum_{i \in N_j} \lambda_i,
 
-with :math:`E` the required sites and :math:`A` the allowed ones. For *any* :math:`\lambda, \nu \ge 0` this is an upper
-bound on the covered weight of every feasible plan (weak duality), so the bound reported is valid however far the
-subgradient search got; its best value equals the LP relaxation's bound (the subproblem, a sort, has integral optima).
+with :math:`Z` the :math:`z \in [0,1]^n` meeting every group minimum (a continuous knapsack per group), :math:`E`
+the required sites and :math:`A` the allowed ones. For *any* :math:`\lambda \ge 0` this is an upper bound on the
+covered weight of every feasible plan (weak duality), so the bound reported is valid however far the subgradient
+search got; its best value equals the LP relaxation's bound. :func:`lagrangian_value` evaluates the variant that
+relaxes the minima too (multipliers :math:`\nu_g \ge 0`, e.g. an LP's duals):
+:math:`\sum_i \max(0, w_i (1 + \nu_{g(i)}) - \lambda_i) + \dots - \sum_g \nu_g s_g W_g`.
 """
 
 from __future__ import annotations
@@ -189,6 +192,39 @@ def _count_open(C: sp.csc_matrix, cols: npt.NDArray[np.int64], n: int) -> npt.ND
     return np.bincount(idx, minlength=n).astype(float)
 
 
+def _z_part(
+    a: npt.NDArray[np.float64],
+    wu: npt.NDArray[np.float64],
+    codes: npt.NDArray[np.int64] | None,
+    need: npt.NDArray[np.float64] | None,
+) -> npt.NDArray[np.float64]:
+    r"""The best z of the Lagrangian subproblem, every group minimum kept.
+
+    :math:`\max \sum_i a_i z_i` over :math:`z \in [0,1]` with :math:`\sum_{i \in g} w_i z_i \ge` ``need[g]``: a
+    continuous knapsack per group. Every row with :math:`a_i > 0`, then, in a group still short, the rows that cost
+    least per unit of weight, the last one fractionally. A group that cannot reach its minimum takes all its rows.
+    """
+    z = (a > 0).astype(float)
+    if codes is None or need is None or not len(need):
+        return z
+    has = codes >= 0
+    cov = np.bincount(codes[has], weights=(wu * z)[has], minlength=len(need))
+    deficit = need - cov
+    cand = np.flatnonzero(has & (z == 0) & (wu > 0))
+    cand = cand[deficit[codes[cand]] > 1e-12]
+    if len(cand) == 0:
+        return z
+    g = codes[cand]
+    order = np.lexsort((-a[cand] / wu[cand], g))  # by group, then least cost per unit of weight first
+    cand, g = cand[order], g[order]
+    wc = wu[cand]
+    csum = np.cumsum(wc)
+    start = np.r_[0, np.flatnonzero(np.diff(g)) + 1]
+    before = csum - wc - np.repeat(csum[start] - wc[start], np.diff(np.r_[start, len(g)]))
+    z[cand] = np.clip((deficit[g] - before) / wc, 0.0, 1.0)
+    return z
+
+
 def lagrangian_bound(
     U: sp.csr_matrix,
     wu: npt.NDArray[np.float64],
@@ -199,16 +235,20 @@ def lagrangian_bound(
     *,
     codes: npt.NDArray[np.int64] | None = None,
     need: npt.NDArray[np.float64] | None = None,
-    group_weight: npt.NDArray[np.float64] | None = None,
     deadline: float | None = None,
     max_iter: int = 3000,
     target_gap: float = 0.0,
     lam0: npt.NDArray[np.float64] | None = None,
 ) -> tuple[float, int, npt.NDArray[np.float64]]:
     """Subgradient minimisation of the Lagrangian bound (module docstring); ``lower`` is the incumbent's value, the
-    Polyak target. Stops at ``max_iter``, the deadline, a step that vanished, or when the bound is within
-    ``target_gap`` of ``lower``; ``lam0`` starts the multipliers (e.g. from a run without group minima). Returns
-    (best valid bound, iterations, the multipliers λ of the best bound).
+    Polyak target.
+
+    Group minima (``codes``, ``need``) stay in the subproblem (:func:`_z_part`), so only the links are relaxed and
+    the search is over λ alone: measured on Beijing's stations with a district minimum of 30%, relaxing the minima
+    too (multipliers ν) left the bound 2.6% above the LP's after 20 s, this way it is within 0.1% of it. Stops at
+    ``max_iter``, the deadline, a step that vanished, or when the bound is within ``target_gap`` of ``lower``;
+    ``lam0`` starts the multipliers (e.g. from a run without group minima). Returns (best valid bound, iterations,
+    the multipliers λ of the best bound).
     """
     U = U.tocsr()
     UT = U.T.tocsr()
@@ -219,28 +259,19 @@ def lagrangian_bound(
     req_idx = np.flatnonzero(required)
     p = min(p, len(free_idx))
     groups = codes is not None and need is not None and len(need) > 0
-    if groups:
-        gw = np.maximum(group_weight, 1e-12)
-        mu = np.zeros(len(need))  # ν_g = mu_g / W_g: mu's subgradient is a share, same scale as λ's
-        has = codes >= 0
+    gc, gn = (codes, need) if groups else (None, None)
     deg = np.maximum(np.diff(U.indptr), 1)
     lam = wu / deg if lam0 is None else lam0.copy()
     lam_best = lam
     best = np.inf
     alpha, since, it = (2.0 if lam0 is None else 0.25), 0, 0
     for it in range(1, max_iter + 1):  # noqa: B007
-        if groups:
-            nu_row = np.where(has, mu[np.maximum(codes, 0)] / gw[np.maximum(codes, 0)], 0.0)
-            a = wu * (1.0 + nu_row) - lam
-        else:
-            a = wu - lam
+        a = wu - lam
         c = UT @ lam
         cf = c[free_idx]
         top = free_idx[np.argpartition(-cf, p - 1)[:p]] if 0 < p < len(free_idx) else free_idx[:p]
-        zpos = a > 0
-        L = float(np.sum(a[zpos]) + c[req_idx].sum() + c[top].sum())
-        if groups:
-            L -= float(np.sum(mu * need / gw))
+        z = _z_part(a, wu, gc, gn)
+        L = float(a @ z + c[req_idx].sum() + c[top].sum())
         if L < best - 1e-9 * max(1.0, abs(best) if np.isfinite(best) else 1.0):
             best, since, lam_best = L, 0, lam
         else:
@@ -251,19 +282,13 @@ def lagrangian_bound(
             break
         if deadline is not None and time.perf_counter() > deadline:
             break
-        g = zpos.astype(float) - _count_open(C, np.r_[req_idx, top], n)
+        g = z - _count_open(C, np.r_[req_idx, top], n)
         nn = float(g @ g)
-        if groups:
-            cov_g = np.bincount(codes[has], weights=(wu * zpos)[has], minlength=len(need))
-            gm = (need - cov_g) / gw  # ∂L/∂mu
-            nn += float(gm @ gm)
         if nn == 0:
             break
         step = alpha * max(L - lower, 1e-9 * max(abs(L), 1.0)) / nn
-        cap = wu * (1.0 + nu_row) if groups else wu
-        lam = np.clip(lam + step * g, 0.0, cap)
-        if groups:
-            mu = np.maximum(mu - step * gm, 0.0)
+        # without minima λ_i > w_i never helps; with them a row forced in may need more
+        lam = np.maximum(lam + step * g, 0.0) if groups else np.clip(lam + step * g, 0.0, wu)
     return best, it, lam_best
 
 

@@ -344,28 +344,11 @@ def max_cover(
         n_swaps += more
         lower = float(wu[np.asarray(U @ x0.astype(float)).ravel() > 0].sum())
         t1 = time.perf_counter()
-        gw = grp.weight if grp else None
-        if gkw:
-            # the bound without the minima is valid too; its multipliers start the run with them
-            b_free, iters, lam = lagrangian_bound(
-                U,
-                wu,
-                p_lo,
-                prep.required,
-                upper > 0,
-                lower,
-                deadline=t1 + 0.4 * (deadline - t1),
-                target_gap=mip_rel_gap,
-            )
-            b_grp, more, _ = lagrangian_bound(
-                U, wu, p_lo, prep.required, upper > 0, lower, group_weight=gw, deadline=deadline,
-                target_gap=mip_rel_gap, lam0=lam, **gkw,
-            )  # fmt: skip
-            bound, iters = min(b_free, b_grp), iters + more
-        else:
-            bound, iters, _ = lagrangian_bound(
-                U, wu, p_lo, prep.required, upper > 0, lower, deadline=deadline, target_gap=mip_rel_gap
-            )
+        # the group minima stay in the Lagrangian subproblem (a knapsack per group), so this bounds the plan asked for
+        bkw = {"codes": codes_u, "need": grp.need - 1e-9} if gkw else {}
+        bound, iters, _ = lagrangian_bound(
+            U, wu, p_lo, prep.required, upper > 0, lower, deadline=deadline, target_gap=mip_rel_gap, **bkw
+        )
         if time.perf_counter() < deadline - 0.02 * time_limit_s:
             # the bound converged early: spend what is left on the plan
             x0, r2, rt2 = region_search(
