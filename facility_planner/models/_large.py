@@ -33,6 +33,11 @@ import scipy.sparse as sp
 from ._milp import MILP, solve_milp, stack_rows
 
 
+def _covered(U: sp.csr_matrix, wu: npt.NDArray[np.float64], x: npt.NDArray[np.bool_]) -> float:
+    """The weight the plan ``x`` covers."""
+    return float(wu[np.asarray(U @ x.astype(float)).ravel() > 0].sum())
+
+
 def group_cover(covered: npt.NDArray[np.bool_], wu, codes, n_groups: int) -> npt.NDArray[np.float64]:
     """Covered weight per group (rows with code -1 belong to no group)."""
     has = codes >= 0
@@ -429,6 +434,7 @@ def region_search(
     need: npt.NDArray[np.float64] | None = None,
     max_rows: int = 1500,
     workers: int = 2,
+    stop_at: float | None = None,
 ) -> tuple[npt.NDArray[np.bool_], int, int]:
     """Large-neighbourhood search over regions, each re-planned from its LP relaxation by a dive.
 
@@ -438,7 +444,8 @@ def region_search(
     fixed, every group minimum kept); the new plan is kept when it covers more. ``workers`` regions are dived at
     once, in threads (HiGHS releases the GIL). A second pass uses regions twice as large, so sites can move across
     the first pass's borders. Where the LP is tight this finds what swaps and small windows cannot (a chain of sites
-    shifted together). Returns (plan, regions improved, regions tried).
+    shifted together). Stops at the deadline or once the plan covers ``stop_at``. Returns (plan, regions improved,
+    regions tried).
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -452,10 +459,7 @@ def region_search(
     free = allowed & ~keep_open
     improved = tried = 0
 
-    def covered_weight(plan: npt.NDArray[np.bool_]) -> float:
-        return float(wu[np.asarray(U @ plan.astype(float)).ravel() > 0].sum())
-
-    best = covered_weight(x)
+    best = _covered(U, wu, x)
     with ThreadPoolExecutor(max(1, workers)) as pool:
         for size in (max_rows, 2 * max_rows):
             parts = partition_rows(U, size)
@@ -467,7 +471,7 @@ def region_search(
             site_owner = np.asarray((U.T @ onehot).argmax(axis=1)).ravel()
             uncovered = np.asarray(U @ x.astype(float)).ravel() == 0
             order = list(np.argsort(-np.bincount(owner, weights=np.where(uncovered, wu, 0.0), minlength=len(parts))))
-            while order and time.perf_counter() < deadline:
+            while order and time.perf_counter() < deadline and (stop_at is None or best < stop_at):
                 jobs = []
                 for r in order[:workers]:
                     widx = np.flatnonzero((site_owner == r) & free)
@@ -482,7 +486,7 @@ def region_search(
                         continue
                     cand = x.copy()
                     cand[widx] = dive.x[: len(widx)] > 0.5
-                    value = covered_weight(cand)
+                    value = _covered(U, wu, cand)
                     if value <= best + 1e-9:
                         continue
                     if gcodes is not None and gneed is not None:
@@ -507,6 +511,7 @@ def window_search(
     hops: int = 2,
     max_sites: int = 400,
     window_time_s: float = 1.0,
+    stop_at: float | None = None,
 ) -> tuple[npt.NDArray[np.bool_], int, int]:
     """Large-neighbourhood search: re-solve small windows of the plan exactly with the MIP.
 
@@ -515,7 +520,7 @@ def window_search(
     number of sites is re-placed optimally (HiGHS, ``window_time_s`` at most) for the demand not already covered from
     outside; with group minima the window keeps every group at or above its minimum. Windows are taken around every
     open site in turn (in a fixed pseudo-random order), pass after pass while a pass improves the plan, until the
-    deadline. Returns (plan, windows improved, tried).
+    deadline, or until the plan covers ``stop_at``. Returns (plan, windows improved, tried).
     """
     U = U.tocsr()
     C = U.tocsc()
@@ -577,4 +582,6 @@ def window_search(
             x = cand
             improved += 1
             last_pass_improved = True
+            if stop_at is not None and _covered(U, wu, x) >= stop_at:
+                break
     return x, improved, tried
