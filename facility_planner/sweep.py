@@ -514,6 +514,33 @@ def _check_out(out: Path, force: bool) -> None:
     check_output_dir(out, force=force)  # a file, a read-only folder, or non-empty without --force: refused
 
 
+def validate_runs(scenario: str | Path, runs: Sequence[SweepRun]) -> None:
+    """Check every run's scenario as ``run`` would (files, districts, the family order), before any run starts.
+
+    Each distinct set of text values is checked once (numbers cannot name a file). Raises :class:`ScenarioError`
+    naming the base scenario and the run's values.
+    """
+    from .pipeline import validate_scenario
+
+    # files and districts: validate_scenario once per distinct set of text values (numbers cannot name a file)
+    with tempfile.TemporaryDirectory() as td:
+        checked: set[str] = set()
+        for run in runs:
+            key = json.dumps(_text_leaves(run.scenario), sort_keys=True)
+            if key in checked:
+                continue
+            checked.add(key)
+            f = Path(td) / "scenario.yaml"
+            f.write_text(yaml.safe_dump(run.scenario, allow_unicode=True, sort_keys=False), encoding="utf-8")
+            try:
+                validate_scenario(f)
+            except ScenarioError as exc:
+                what = ", ".join(f"{k}={v!r}" for k, v in run.params.items())
+                raise ScenarioError(
+                    f"{scenario} with {what}", [p.replace(str(f), str(scenario)) for p in exc.problems]
+                ) from None
+
+
 def run_sweep(
     scenario: str | Path,
     overrides: Sequence[str] | dict[str, list],
@@ -551,25 +578,7 @@ def run_sweep(
     out = Path(out_dir)
     _check_out(out, force)  # before any work
     runs = plan_runs(scenario, overrides, district=district)
-    from .pipeline import validate_scenario
-
-    # files and districts: validate_scenario once per distinct set of text values (numbers cannot name a file)
-    with tempfile.TemporaryDirectory() as td:
-        checked: set[str] = set()
-        for run in runs:
-            key = json.dumps(_text_leaves(run.scenario), sort_keys=True)
-            if key in checked:
-                continue
-            checked.add(key)
-            f = Path(td) / "scenario.yaml"
-            f.write_text(yaml.safe_dump(run.scenario, allow_unicode=True), encoding="utf-8")
-            try:
-                validate_scenario(f)
-            except ScenarioError as exc:
-                what = ", ".join(f"{k}={v!r}" for k, v in run.params.items())
-                raise ScenarioError(
-                    f"{scenario} with {what}", [p.replace(str(f), str(scenario)) for p in exc.problems]
-                ) from None
+    validate_runs(scenario, runs)
     results: dict[str, dict] = {}
     with contextlib.ExitStack() as stack:
         if client is None:

@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 from facility_planner._errors import OutputExistsError, ScenarioError, ValidationError
 from facility_planner.sweep import map_tasks, parse_set, plan_runs, results_table, run_sweep, set_path
 
-SAMPLE = Path(__file__).resolve().parent.parent / "scenarios" / "sample_small.yaml"
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "scenarios" / "sample_small.yaml"
 
 
 def test_parse_set_reads_values_with_yaml_1_2_rules():
@@ -171,3 +172,16 @@ def test_cli_sweep_on_an_existing_scheduler(cluster, tmp_path):
     assert t["psych_points.achieved"].iloc[0] < t["psych_points.achieved"].iloc[1]
     r = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "t"), "--set", "travel.speed=3"])
     assert r.exit_code == 2 and "no key `speed` at travel" in r.output and "Traceback" not in r.output
+
+
+def test_runs_of_the_bundled_plan_validate_with_the_family_order_kept():
+    """The cemeteries' `not_with` names families listed before them: a run's scenario, as checked and as written,
+    keeps the file's family order (a sorted dump put cemeteries first and refused every run)."""
+    from facility_planner.sweep import plan_runs, validate_runs
+
+    scn = ROOT / "scenarios" / "beijing_2025.yaml"
+    runs = plan_runs(scn, ["families.eldercare_stations.by_district.Haidian=150,200"], district="Haidian")
+    validate_runs(scn, runs)  # raised ScenarioError before the fix
+    assert list(runs[0].scenario["families"]).index("eldercare_stations") < list(runs[0].scenario["families"]).index(
+        "cemeteries"
+    )
