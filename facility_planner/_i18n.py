@@ -220,6 +220,19 @@ NOTE_TEMPLATES: list[tuple[str, str]] = [
         r"longer `solver.time_limit_s` may close it",
         "已证明的差距 {g} 高于要求的 {a}:求解器到达时间上限停止;延长 `solver.time_limit_s` 可能缩小差距",
     ),
+    (
+        r"plan from the LP relaxation by a dive \((?P<d>\d+) LPs\), (?P<s>\d+) swaps and (?P<b>\d+) of (?P<w>\d+) "
+        r"windows re-solved exactly; bound from the LP's duals, so branch-and-bound was not needed",
+        "方案由线性松弛逐步取整(求解 {d} 次线性规划)、{s} 次交换及 {w} 个局部窗口中 {b} 个的精确重解得到;"
+        "界由线性规划的对偶值给出,无需分支定界",
+    ),
+    (
+        r"large model \((?P<nnz>[\d,]+) coverage entries\): plan by greedy, (?P<rb>\d+) of (?P<rt>\d+) regions "
+        r"re-planned from their LP relaxation, (?P<s>\d+) swaps and (?P<b>\d+) of (?P<w>\d+) windows re-solved "
+        r"exactly; bound by the Lagrangian relaxation \((?P<i>\d+) subgradient steps\)",
+        "大规模模型({nnz} 个覆盖关系):方案由贪心法得到,{rt} 个分区中 {rb} 个按其线性松弛重新规划,"
+        "{s} 次交换,{w} 个局部窗口中 {b} 个精确重解;界由拉格朗日松弛给出({i} 步次梯度)",
+    ),
     (r"1 in every one of the (?P<n>\d+) (?P<u>.+)", "{n} 个{u}各 1 个"),
     (r"(?P<p>\d+)% of the (?P<n>\d+) (?P<u>.+) with (?P<k>\d+) site\(s\)", "{n} 个{u}中 {p}% 各有 {k} 个设施"),
     (r"(?P<p>\d+)% of (?P<u>.+)", "{u}的 {p}%"),
