@@ -38,13 +38,17 @@ def _covered(U: sp.csr_matrix, wu: npt.NDArray[np.float64], x: npt.NDArray[np.bo
     return float(wu[np.asarray(U @ x.astype(float)).ravel() > 0].sum())
 
 
-def group_cover(covered: npt.NDArray[np.bool_], wu, codes, n_groups: int) -> npt.NDArray[np.float64]:
+def group_cover(
+    covered: npt.NDArray[np.bool_], wu: npt.NDArray[np.float64], codes: npt.NDArray[np.int64], n_groups: int
+) -> npt.NDArray[np.float64]:
     """Covered weight per group (rows with code -1 belong to no group)."""
     has = codes >= 0
     return np.bincount(codes[has], weights=np.where(covered, wu, 0.0)[has], minlength=n_groups)
 
 
-def _exclusive(C: sp.csr_matrix, opens: npt.NDArray[np.int64], cnt: npt.NDArray[np.float64]):
+def _exclusive(
+    C: sp.csr_matrix, opens: npt.NDArray[np.int64], cnt: npt.NDArray[np.float64]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """Rows covered by exactly one open site, with that site's position in ``opens``; ``C`` = Uᵀ in CSR (a gather)."""
     st = C.indptr[opens]
     ln = C.indptr[opens + 1] - st
@@ -412,9 +416,9 @@ def partition_rows(U: sp.csr_matrix, max_rows: int) -> list[npt.NDArray[np.int64
             out.append(rows)
             continue
         sub = G[rows][:, rows]
-        d0 = csgraph.dijkstra(sub, unweighted=True, indices=0)
+        d0 = csgraph.dijkstra(sub, unweighted=True, indices=np.array([0]))[0]
         far = int(np.argmax(np.where(np.isfinite(d0), d0, -1)))
-        d = csgraph.dijkstra(sub, unweighted=True, indices=far)
+        d = csgraph.dijkstra(sub, unweighted=True, indices=np.array([far]))[0]
         d = np.where(np.isfinite(d), d, np.nanmax(np.where(np.isfinite(d), d, np.nan)) + 1)
         order = np.argsort(d, kind="stable")
         half = len(rows) // 2
@@ -533,7 +537,7 @@ def window_search(
     improved = tried = 0
     free = allowed & ~keep_open
     rng = np.random.default_rng(0)
-    seeds: list = []
+    seeds: list[np.int64] = []
     last_pass_improved = True
     while True:
         if not seeds:

@@ -50,6 +50,7 @@ import math
 import time
 from collections.abc import Mapping
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -58,7 +59,9 @@ import scipy.sparse as sp
 
 from .. import settings
 from .._errors import InfeasibleModelError, ValidationError
+from ..matrices import LabelledMatrix
 from ._large import (
+    _covered,
     group_cover,
     lagrangian_bound,
     lagrangian_value,
@@ -69,6 +72,7 @@ from ._large import (
 )
 from ._milp import MILP, RawResult, lp_dive, pad_columns, relative_gap, solver_options, stack_rows
 from .base import (
+    Prepared,
     SideConstraints,
     Solution,
     as_matrix,
@@ -80,7 +84,9 @@ from .base import (
 )
 
 
-def merge_identical_rows(R: sp.csr_matrix, w: npt.NDArray[np.float64], labels: npt.NDArray | None = None):
+def merge_identical_rows(
+    R: sp.csr_matrix, w: npt.NDArray[np.float64], labels: npt.ArrayLike | None = None
+) -> tuple[sp.csr_matrix, npt.NDArray[np.float64], npt.NDArray[np.int64]]:
     """Merge rows with the same set of sites (and the same label, when ``labels`` is given, e.g. a group code).
 
     Returns (unique rows, summed weights, row → unique row index).
@@ -97,7 +103,7 @@ def merge_identical_rows(R: sp.csr_matrix, w: npt.NDArray[np.float64], labels: n
     return U, wu, codes
 
 
-def dominated_columns(U: sp.csr_matrix) -> np.ndarray:
+def dominated_columns(U: sp.csr_matrix) -> npt.NDArray[np.bool_]:
     """Columns whose set of rows lies inside another column's set (of identical sets, all but the first).
 
     From the sparse overlap matrix UᵀU: column j is dominated by k when |rows(j) ∩ rows(k)| = |rows(j)| and k
@@ -141,7 +147,11 @@ def greedy_max_cover(
     return chosen
 
 
-def _prepare(coverage, weights, demand_ids, site_ids, side):
+def _prepare(
+    coverage: Any, weights: Any, demand_ids: Any, site_ids: Any, side: SideConstraints | None
+) -> tuple[
+    LabelledMatrix, npt.NDArray[np.float64], Prepared, sp.csr_matrix, npt.NDArray[np.bool_], npt.NDArray[np.bool_]
+]:
     M = as_matrix(coverage, demand_ids, site_ids)
     w = as_weights(weights, M.shape[0], M.row_ids)
     prep = prepare_sides(side, M.col_ids)
@@ -154,7 +164,17 @@ def _prepare(coverage, weights, demand_ids, site_ids, side):
 
 
 def _finish(
-    model_name, M, raw, x_sites, prep, t_build, size, notes, objective=None, extra=None, requested_gap=None
+    model_name: str,
+    M: LabelledMatrix,
+    raw: RawResult,
+    x_sites: npt.NDArray[np.float64],
+    prep: Prepared,
+    t_build: float,
+    size: dict[str, int],
+    notes: list[str],
+    objective: float | None = None,
+    extra: dict[str, Any] | None = None,
+    requested_gap: float | None = None,
 ) -> Solution:
     open_mask = x_sites > 0.5
     assignment = nearest_assignment(M.matrix, M.matrix, open_mask, M.row_ids, M.col_ids)
@@ -194,17 +214,17 @@ WINDOW_SHARE = 0.7
 
 
 def max_cover(
-    coverage,
-    weights=None,
+    coverage: Any,
+    weights: Any = None,
     p: int = 1,
     *,
-    demand_ids=None,
-    site_ids=None,
-    existing=(),
+    demand_ids: Any = None,
+    site_ids: Any = None,
+    existing: Any = (),
     side: SideConstraints | None = None,
-    groups=None,
-    min_group_share: float | Mapping | None = None,
-    capacity=None,
+    groups: Any = None,
+    min_group_share: float | Mapping[Any, float] | None = None,
+    capacity: Any = None,
     method: str = "auto",
     solver: str | None = None,
     time_limit_s: float | None = None,
@@ -298,10 +318,11 @@ def max_cover(
     keep = reach & (w > 0)
     codes_rows = grp.codes[keep] if grp else None
     U, wu, row_code = merge_identical_rows(R[keep], w[keep], codes_rows)
-    codes_u = None
-    if grp:
-        first = np.unique(row_code, return_index=True)[1]
-        codes_u = codes_rows[first]
+    # the group minima, when some group has one: group code per merged row, and the weight each group needs
+    mins: tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]] | None = None
+    if grp is not None and codes_rows is not None and grp.need_any:
+        mins = (codes_rows[np.unique(row_code, return_index=True)[1]], grp.need)
+    gkw: dict[str, Any] = {"codes": mins[0], "need": mins[1]} if mins is not None else {}
     m = R.shape[1]
     nu = U.shape[0]
     upper = prep.upper.copy()
@@ -318,18 +339,17 @@ def max_cover(
     if not prep.rows:
         x0 = greedy_max_cover(U, wu, p_lo, prep.required.copy(), upper > 0)
         x0, n_swaps = swap_local_search(U, wu, x0, prep.required, upper > 0, deadline=t0 + 0.1 * time_limit_s)
-        if grp and grp.need_any:
+        if mins is not None:
             # the repair must finish for the plan to be usable: it may take up to half the time limit
-            x0 = repair_groups(U, wu, x0, prep.required, upper > 0, codes_u, grp.need, deadline=t0 + 0.5 * time_limit_s)
-            if _meets(U, wu, x0, codes_u, grp.need):
+            x0 = repair_groups(U, wu, x0, prep.required, upper > 0, *mins, deadline=t0 + 0.5 * time_limit_s)
+            if _meets(U, wu, x0, *mins):
                 x0, more = swap_local_search(
                     U,
                     wu,
                     x0,
                     prep.required,
                     upper > 0,
-                    codes=codes_u,
-                    need=grp.need,
+                    **gkw,
                     deadline=max(t0 + 0.1 * time_limit_s, time.perf_counter() + 0.02 * time_limit_s),
                 )
                 n_swaps += more
@@ -343,7 +363,6 @@ def max_cover(
     if use_lagrangian:
         # improve the plan: regions re-planned from their LP relaxation by a dive, then small windows re-solved
         # exactly (together about half the time); then bound it
-        gkw = {"codes": codes_u, "need": grp.need} if grp and grp.need_any else {}
         x0, n_regions_better, n_regions = region_search(
             U, wu, x0, prep.required, upper > 0, t0 + REGION_SHARE * time_limit_s, **gkw
         )
@@ -357,7 +376,7 @@ def max_cover(
         lower = float(wu[np.asarray(U @ x0.astype(float)).ravel() > 0].sum())
         t1 = time.perf_counter()
         # the group minima stay in the Lagrangian subproblem (a knapsack per group), so this bounds the plan asked for
-        bkw = {"codes": codes_u, "need": grp.need - 1e-9} if gkw else {}
+        bkw = {"codes": mins[0], "need": mins[1] - 1e-9} if mins is not None else {}
         bound, iters, _ = lagrangian_bound(
             U, wu, p_lo, prep.required, upper > 0, lower, deadline=deadline, target_gap=mip_rel_gap, **bkw
         )
@@ -395,12 +414,11 @@ def max_cover(
         A_link = sp.hstack([-U, sp.identity(nu, format="csr")], format="csr")  # z_k - Σ x_j ≤ 0
         count_row = sp.csr_matrix(np.r_[(~prep.required).astype(float), np.zeros(nu)][None, :])
         blocks = [(A_link, -math.inf, 0.0), (count_row, p_lo, p)]
-        gi = np.flatnonzero(grp.need > 0) if grp and grp.need_any else np.zeros(0, np.int64)
-        if grp and grp.need_any:
-            G = sp.csr_matrix(
-                (wu[codes_u >= 0], (codes_u[codes_u >= 0], np.flatnonzero(codes_u >= 0))), shape=(len(grp.need), nu)
-            )[gi]
-            blocks.append((sp.hstack([sp.csr_matrix((len(gi), m)), G], format="csr"), grp.need[gi] - 1e-9, math.inf))
+        gi = np.flatnonzero(mins[1] > 0) if mins is not None else np.zeros(0, np.int64)
+        if mins is not None:
+            cu, need = mins
+            G = sp.csr_matrix((wu[cu >= 0], (cu[cu >= 0], np.flatnonzero(cu >= 0))), shape=(len(need), nu))[gi]
+            blocks.append((sp.hstack([sp.csr_matrix((len(gi), m)), G], format="csr"), need[gi] - 1e-9, math.inf))
         blocks += pad_columns(prep.rows, nu)
         A, rl, ru = stack_rows(blocks, m + nu)
         integral = bool(np.all(wu == np.round(wu)))
@@ -425,7 +443,6 @@ def max_cover(
             # 3,000 maximal covering 40% slower)
             dive = lp_dive(milp, deadline=t0 + DIVE_SHARE * time_limit_s, max_steps=1 if mip_rel_gap == 0 else None)
             dive_steps = dive.steps
-            gkw = {"codes": codes_u, "need": grp.need} if grp and grp.need_any else {}
             if dive.x is not None:
                 xd = dive.x[:m] > 0.5
                 if not prep.rows:
@@ -433,17 +450,17 @@ def max_cover(
                         U, wu, xd, prep.required, upper > 0, deadline=t0 + DIVE_SHARE * time_limit_s, **gkw
                     )
                     n_swaps += more
-                ok = not gkw or _meets(U, wu, xd, codes_u, grp.need)
-                if ok and (x0 is None or _value(U, wu, xd) > _value(U, wu, x0)):
+                ok = mins is None or _meets(U, wu, xd, *mins)
+                if ok and (x0 is None or _covered(U, wu, xd) > _covered(U, wu, x0)):
                     x0 = xd
             if dive.row_dual is not None and not prep.rows:
                 nu_g = None
-                if gkw:
-                    nu_g = np.zeros(len(grp.need))
+                if mins is not None:
+                    nu_g = np.zeros(len(mins[1]))
                     nu_g[gi] = np.abs(dive.row_dual[nu + 1 : nu + 1 + len(gi)])
                 dive_bound = lagrangian_value(
                     U, wu, p, prep.required, upper > 0, np.abs(dive.row_dual[:nu]),
-                    codes=codes_u, need=grp.need - 1e-9 if gkw else None, nu=nu_g,
+                    codes=mins[0] if mins else None, need=mins[1] - 1e-9 if mins else None, nu=nu_g,
                 )  # fmt: skip
                 if integral:
                     dive_bound = math.floor(dive_bound + 1e-6)
@@ -452,11 +469,11 @@ def max_cover(
             # the dive's plan is close: small windows re-solved exactly often close the rest faster than the MIP (a
             # fifth of the time at most; with no gap allowed only branch-and-bound can prove the optimum)
             goal = dive_bound / (1.0 + mip_rel_gap)
-            if _value(U, wu, x0) < goal:
+            if _covered(U, wu, x0) < goal:
                 until = min(t0 + WINDOW_SHARE * time_limit_s, time.perf_counter() + 0.2 * time_limit_s)
                 x0, n_better, n_windows = window_search(U, wu, x0, prep.required, upper > 0, until, stop_at=goal, **gkw)
-        lower = _value(U, wu, x0) if x0 is not None else None
-        if dive_bound is not None and lower is not None and relative_gap(lower, max(dive_bound, lower)) <= mip_rel_gap:
+        lower = _covered(U, wu, x0) if x0 is not None else -math.inf
+        if x0 is not None and dive_bound is not None and relative_gap(lower, max(dive_bound, lower)) <= mip_rel_gap:
             bound = max(dive_bound, lower)
             raw = RawResult(
                 "optimal",
@@ -479,7 +496,7 @@ def max_cover(
                 z0 = (np.asarray(U @ x0.astype(float)).ravel() > 0).astype(float)
                 ws = np.r_[x0.astype(float), z0]
             remaining = max(deadline - time.perf_counter(), 0.05 * time_limit_s)
-            explain = grp.explain(p) if grp and grp.need_any else ()
+            explain = grp.explain(p) if grp is not None and mins is not None else ()
             raw = run(
                 milp,
                 name="max_cover",
@@ -530,12 +547,13 @@ def max_cover(
     )
 
 
-def _value(U: sp.csr_matrix, wu: npt.NDArray[np.float64], x: npt.NDArray[np.bool_]) -> float:
-    """Covered weight of the plan ``x`` over the merged rows."""
-    return float(wu[np.asarray(U @ x.astype(float)).ravel() > 0].sum())
-
-
-def _meets(U, wu, x, codes, need) -> bool:
+def _meets(
+    U: sp.csr_matrix,
+    wu: npt.NDArray[np.float64],
+    x: npt.NDArray[np.bool_],
+    codes: npt.NDArray[np.int64],
+    need: npt.NDArray[np.float64],
+) -> bool:
     covered = np.asarray(U @ x.astype(float)).ravel() > 0
     return bool(np.all(group_cover(covered, wu, codes, len(need)) >= need - 1e-9))
 
@@ -543,7 +561,15 @@ def _meets(U, wu, x, codes, need) -> bool:
 class _Groups:
     """Demand groups (e.g. districts) with optional minimum covered shares."""
 
-    def __init__(self, labels, codes, weight, share, need, reach_w):
+    def __init__(
+        self,
+        labels: list[Any],
+        codes: npt.NDArray[np.int64],
+        weight: npt.NDArray[np.float64],
+        share: npt.NDArray[np.float64],
+        need: npt.NDArray[np.float64],
+        reach_w: npt.NDArray[np.float64],
+    ) -> None:
         self.labels = labels  # group labels, in code order
         self.codes = codes  # per demand row: group code, -1 for none
         self.weight = weight  # W_g: all weight of the group
@@ -566,7 +592,7 @@ class _Groups:
             *out,
         ]
 
-    def table(self, covered, w) -> pd.DataFrame:
+    def table(self, covered: npt.NDArray[np.bool_], w: npt.NDArray[np.float64]) -> pd.DataFrame:
         has = self.codes >= 0
         cov = np.bincount(self.codes[has], weights=np.where(covered, w, 0.0)[has], minlength=len(self.labels))
         return pd.DataFrame(
@@ -580,7 +606,13 @@ class _Groups:
         )
 
 
-def _groups(groups, min_group_share, M, w, reach) -> _Groups | None:
+def _groups(
+    groups: Any,
+    min_group_share: float | Mapping[Any, float] | None,
+    M: LabelledMatrix,
+    w: npt.NDArray[np.float64],
+    reach: npt.NDArray[np.bool_],
+) -> _Groups | None:
     """Group codes per demand row, group weights and minima; every impossible minimum in one error."""
     if groups is None:
         if min_group_share is not None:
@@ -629,7 +661,7 @@ def _groups(groups, min_group_share, M, w, reach) -> _Groups | None:
     return _Groups(labels, codes, weight, share, need, reach_w)
 
 
-def _with_existing(side: SideConstraints | None, existing) -> SideConstraints | None:
+def _with_existing(side: SideConstraints | None, existing: Any) -> SideConstraints | None:
     existing = list(existing)
     if not existing:
         return side
@@ -647,13 +679,13 @@ def _with_existing(side: SideConstraints | None, existing) -> SideConstraints | 
 
 
 def set_cover(
-    coverage,
+    coverage: Any,
     *,
-    demand_ids=None,
-    site_ids=None,
-    existing=(),
+    demand_ids: Any = None,
+    site_ids: Any = None,
+    existing: Any = (),
     side: SideConstraints | None = None,
-    costs=None,
+    costs: Any = None,
     solver: str | None = None,
     time_limit_s: float | None = None,
     mip_rel_gap: float | None = None,
@@ -726,7 +758,7 @@ def set_cover(
     )
 
 
-def _costs(costs, M) -> npt.NDArray[np.float64]:
+def _costs(costs: Any, M: LabelledMatrix) -> npt.NDArray[np.float64]:
     if costs is None:
         return np.ones(M.shape[1])
     if isinstance(costs, pd.Series):
@@ -740,7 +772,12 @@ def _costs(costs, M) -> npt.NDArray[np.float64]:
     return c
 
 
-def _greedy_set_cover(U: sp.csr_matrix, cost, required, allowed) -> npt.NDArray[np.bool_]:
+def _greedy_set_cover(
+    U: sp.csr_matrix,
+    cost: npt.NDArray[np.float64],
+    required: npt.NDArray[np.bool_],
+    allowed: npt.NDArray[np.bool_],
+) -> npt.NDArray[np.bool_]:
     """Chvátal's greedy: repeatedly the site with the lowest cost per newly covered row."""
     U = U.tocsr()
     C = U.tocsc()
@@ -762,15 +799,15 @@ def _greedy_set_cover(U: sp.csr_matrix, cost, required, allowed) -> npt.NDArray[
 
 
 def partial_cover(
-    coverage,
-    weights=None,
+    coverage: Any,
+    weights: Any = None,
     share: float = 0.8,
     *,
-    demand_ids=None,
-    site_ids=None,
-    existing=(),
+    demand_ids: Any = None,
+    site_ids: Any = None,
+    existing: Any = (),
     side: SideConstraints | None = None,
-    costs=None,
+    costs: Any = None,
     solver: str | None = None,
     time_limit_s: float | None = None,
     mip_rel_gap: float | None = None,
@@ -891,7 +928,14 @@ def partial_cover(
     )
 
 
-def _greedy_partial(U: sp.csr_matrix, wu, cost, need: float, required, allowed) -> npt.NDArray[np.bool_] | None:
+def _greedy_partial(
+    U: sp.csr_matrix,
+    wu: npt.NDArray[np.float64],
+    cost: npt.NDArray[np.float64],
+    need: float,
+    required: npt.NDArray[np.bool_],
+    allowed: npt.NDArray[np.bool_],
+) -> npt.NDArray[np.bool_] | None:
     """Greedy partial cover: the site with the lowest cost per newly covered weight until ``need`` is covered."""
     U = U.tocsr()
     C = U.tocsc()
