@@ -196,13 +196,13 @@ def validate_scenario(path: str | Path) -> Scenario:
             problems += [f"{path}: `district`: {p}" for p in exc.problems]
     if scn is not None:
         files = [("travel.network_file", scn.travel.network_file)]
-        for k, f in scn.families.items():
+        for k, fam in scn.families.items():
             files += [
-                (f"families.{k}.existing.file", f.existing.file),
-                (f"families.{k}.locked.file", f.locked.file),
-                (f"families.{k}.candidates.file.file", f.candidates.file.file),
-                (f"families.{k}.exclude.file", f.exclude.file),
-                (f"families.{k}.travel.network_file", f.travel.network_file),
+                (f"families.{k}.existing.file", fam.existing.file),
+                (f"families.{k}.locked.file", fam.locked.file),
+                (f"families.{k}.candidates.file.file", fam.candidates.file.file),
+                (f"families.{k}.exclude.file", fam.exclude.file),
+                (f"families.{k}.travel.network_file", fam.travel.network_file),
             ]
         files += [
             ("demand.older_share_table", scn.demand.older_share_table),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Literal, overload
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -289,6 +289,10 @@ class Scenario(_Strict):
             max_snap_m=base.max_snap_m,
         )
 
+    @overload
+    def resolve(self, path: str) -> Path: ...
+    @overload
+    def resolve(self, path: None) -> None: ...
     def resolve(self, path: str | None) -> Path | None:
         """``path`` relative to the scenario file's folder (absolute paths unchanged, None stays None)."""
         if path is None:
