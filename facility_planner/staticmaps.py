@@ -87,9 +87,7 @@ def plan_png(
     ``legend`` holds the labels (translated by the caller): ``older``, ``uncovered``, ``existing``.
     """
     import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
@@ -106,8 +104,11 @@ def plan_png(
     dist = part(layers["districts"])
     towns = part(layers["townships"])
     cells = part(layers["demand_cells"])
-    with plt.rc_context({"font.sans-serif": _FONTS, "font.family": "sans-serif", "axes.unicode_minus": False}):
-        fig, ax = plt.subplots(figsize=(7.6, 5.4), dpi=dpi)
+    with matplotlib.rc_context({"font.sans-serif": _FONTS, "font.family": "sans-serif", "axes.unicode_minus": False}):
+        # a Figure outside pyplot: its canvas draws nothing until savefig renders it once (geopandas asks for a
+        # redraw after every layer it plots, which on a pyplot Agg figure renders the whole figure each time)
+        fig = Figure(figsize=(7.6, 5.4), dpi=dpi)
+        ax = fig.subplots()
         if district is not None:
             area = cells[cells["pop"] > 0]
             dens = area["pop_60"] / (area["area_m2"] / 1e6)
@@ -157,7 +158,6 @@ def plan_png(
         fig.tight_layout()
         buf = io.BytesIO()
         fig.savefig(buf, format="png")
-        plt.close(fig)
     return buf.getvalue()
 
 
