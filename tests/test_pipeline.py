@@ -15,8 +15,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def small_plan():
-    return run_scenario(ROOT / "scenarios" / "sample_small.yaml")
+def small_plan(sample_small_plan):
+    return sample_small_plan
 
 
 def _covered_by_hand(fam):
