@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from facility_planner._chromium import chromium_path, run_headless
 from facility_planner.coords import wgs84_to_gcj02
 from facility_planner.maps import comparison_map, plan_map, read_plan_layers, save_map
-from facility_planner.report import chromium_path, run_headless
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = chromium_path()
