@@ -183,7 +183,7 @@ def validate_scenario(path: str | Path) -> Scenario:
         scn = load_scenario(path)
     except ScenarioError as exc:
         problems += exc.problems
-    raw = {}
+    raw: object = {}
     try:
         raw = read_yaml(path) or {}
     except ScenarioError:
@@ -227,8 +227,8 @@ def validate_scenario(path: str | Path) -> Scenario:
             )
         except FacilityPlannerError as exc:
             problems += [f"{path}: `demand.cell_size_m`: {p}" for p in (getattr(exc, "problems", None) or [str(exc)])]
-    if problems:
-        raise ScenarioError(str(path), problems)
+    if problems or scn is None:  # scn is None only when loading failed, which reported its problems
+        raise ScenarioError(str(path), problems or ["the scenario could not be loaded; check the file."])
     return scn
 
 

@@ -173,7 +173,8 @@ class FamilySpec(_Strict):
     per_unit: int | None = Field(None, ge=1, description="Sites in every unit (per_unit, capacitated).")
     unit: UnitLevel = "township"
     unit_kinds: list[TownshipKind] = Field(
-        default_factory=lambda: ["town", "township"], description="Township kinds that make a rural township."
+        default_factory=lambda: list[TownshipKind](["town", "township"]),
+        description="Township kinds that make a rural township.",
     )
     by_district: dict[str, int] = Field(default_factory=dict, description="A count's parts for named districts.")
     beds: int | None = Field(None, ge=0, description="Beds in the scenario's whole area, split by demand.")
@@ -335,7 +336,7 @@ def _short_repr(value, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def scenario_from_dict(data: dict, *, source: str = "<scenario>") -> Scenario:
+def scenario_from_dict(data: object, *, source: str = "<scenario>") -> Scenario:
     """Validate a scenario given as a dict; raise one ScenarioError listing every problem.
 
     Parameters

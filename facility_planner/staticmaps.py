@@ -33,7 +33,7 @@ def has_cjk_font() -> bool:
     names = {f.name for f in fm.fontManager.ttflist}
     if any(n in names for n in _FONTS[:-1]):
         return True
-    for path in fm.findSystemFonts(fontext="ttf") + fm.findSystemFonts(fontext="otf") + _ttc_files():
+    for path in fm.findSystemFonts(fontext="ttf") + _ttc_files():  # "ttf" finds .ttf, .otf and .ttc alike
         low = Path(path).name.lower()
         if ("cjk" in low and "sans" in low) or "wqy" in low or "msyh" in low or "pingfang" in low:
             try:
@@ -87,6 +87,7 @@ def plan_png(
     ``legend`` holds the labels (translated by the caller): ``older``, ``uncovered``, ``existing``.
     """
     import matplotlib
+    from matplotlib.artist import Artist
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
@@ -119,7 +120,7 @@ def plan_png(
         if len(area):
             area.plot(ax=ax, color=_density_colors(dens.to_numpy(), br), linewidth=0)
         keys = [family] if family else list((families or {}).keys())
-        handles = []
+        handles: list[Artist] = []
         if family and f"covered_{family}" in cells.columns:
             unc = cells[~cells[f"covered_{family}"].astype(bool) & (cells["pop_60"] > 0)]
             s = layers.get(f"sites_{family}")
