@@ -160,6 +160,7 @@ def test_compare_district_by_name_and_refusals(plans):
     assert "different areas" in str(err.value) and "funeral_homes" in str(err.value)
 
 
+@pytest.mark.slow  # over 3 s: out of `make check`, in `make test`
 def test_compare_command_writes_a_page_and_refuses_cleanly(plans, tmp_path):
     from typer.testing import CliRunner
 
