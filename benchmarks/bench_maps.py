@@ -26,7 +26,7 @@ def _maps() -> dict:
         "largest_district_mb": round(sizes[district] / 2**20, 2),
         "citywide_mb": round(sizes["index.html"] / 2**20, 2),
     }
-    from facility_planner.report import chromium_path, run_headless
+    from facility_planner._chromium import chromium_path, run_headless
 
     if chromium_path():
         t = time.perf_counter()

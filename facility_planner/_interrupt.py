@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
-_NAMES = {signal.SIGINT: "Ctrl-C (SIGINT)", signal.SIGTERM: "SIGTERM"}
+_NAMES: dict[int, str] = {int(signal.SIGINT): "Ctrl-C (SIGINT)", int(signal.SIGTERM): "SIGTERM"}
 
 
 class Interrupted(KeyboardInterrupt):
@@ -88,7 +88,7 @@ def deferred_signals() -> Iterator[None]:
         yield
         return
     pending: list[int] = []
-    old = {s: signal.getsignal(s) for s in _SIGNALS}
+    old = {int(s): signal.getsignal(s) for s in _SIGNALS}  # by number: what a handler receives
 
     def hold(signum: int, _frame) -> None:
         pending.append(signum)
@@ -99,8 +99,8 @@ def deferred_signals() -> Iterator[None]:
     try:
         yield
     finally:
-        for s, h in old.items():
-            signal.signal(s, h if h is not None else signal.SIG_DFL)
+        for signum, h in old.items():
+            signal.signal(signum, h if h is not None else signal.SIG_DFL)
         _state.deferring = False
         if pending:
             signum = pending[0]
@@ -138,8 +138,8 @@ def run_highs(h, *, grace_s: float = 5.0):
         if stop.is_set():
             event.interrupt()
 
-    hooks = [getattr(h, n, None) for n in ("cbSimplexInterrupt", "cbIpmInterrupt", "cbMipInterrupt")]
-    hooks = [c for c in hooks if c is not None and hasattr(c, "subscribe")]
+    found = [getattr(h, n, None) for n in ("cbSimplexInterrupt", "cbIpmInterrupt", "cbMipInterrupt")]
+    hooks = [c for c in found if c is not None and hasattr(c, "subscribe")]
     for c in hooks:
         c.subscribe(on_interrupt_check)
     result: dict = {}

@@ -120,7 +120,7 @@ def _pid_alive(pid: int) -> bool:
 
 def remove_stale_temporaries(parent: Path, name: str) -> list[Path]:
     """Remove temporaries of ``name`` in ``parent`` left by a process that no longer runs (killed with SIGKILL)."""
-    removed = []
+    removed: list[Path] = []
     try:
         candidates = list(parent.glob(f".{glob_escape(name)}{_TMP_TAG}*"))
     except OSError:

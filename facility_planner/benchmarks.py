@@ -191,9 +191,9 @@ def _numbers(t: _Tokens, pos, kind: type, what: str, problems: _Problems) -> np.
                     bad[k] = True
             except (ValueError, OverflowError):
                 bad[k] = True
-    for k in np.flatnonzero(bad):
+    for bad_k in np.flatnonzero(bad):
         noun = "an integer" if kind is int else "a finite number"
-        problems.add("values that are not numbers", f"{t.where(int(at[k]))}: {what} {toks[k]!r} is not {noun}.")
+        problems.add("values that are not numbers", f"{t.where(int(at[bad_k]))}: {what} {toks[bad_k]!r} is not {noun}.")
     return vals
 
 
@@ -336,9 +336,9 @@ def read_scp(path: str | Path) -> tuple[sp.csr_matrix, np.ndarray]:
             ],
         )
     costs = _numbers(t, slice(2, 2 + n), float, "column cost", problems)
-    for k in np.flatnonzero(costs < 0):
+    for col in np.flatnonzero(costs < 0).tolist():
         problems.add(
-            "negative column costs", f"{t.where(2 + k)}: column {k + 1} costs {costs[k]:g}; costs must be ≥ 0."
+            "negative column costs", f"{t.where(2 + col)}: column {col + 1} costs {costs[col]:g}; costs must be ≥ 0."
         )
     pos = 2 + n
     rows, cols = [], []
@@ -371,7 +371,7 @@ def read_scp(path: str | Path) -> tuple[sp.csr_matrix, np.ndarray]:
             )
             break
         idx = _numbers(t, slice(pos + 1, pos + 1 + k), int, f"column index of row {i + 1}", problems)
-        for b in np.flatnonzero((idx < 1) | (idx > n)):
+        for b in np.flatnonzero((idx < 1) | (idx > n)).tolist():
             problems.add(
                 "column indices out of range",
                 f"{t.where(pos + 1 + b)}: row {i + 1} names column {int(idx[b])}, outside 1..{n:,}.",
@@ -518,7 +518,7 @@ def read_sjc(coord_path: str | Path, demand_path: str | Path) -> tuple[np.ndarra
             f"point, in the same order.",
         )
     w = _numbers(t, slice(0, len(t)), float, "demand", problems)[:n]
-    for k in np.flatnonzero(w < 0):
+    for k in np.flatnonzero(w < 0).tolist():
         problems.add("negative demands", f"{t.where(k)}: demand {w[k]:g} is negative; demands must be ≥ 0.")
     if problems:
         raise ValidationError(str(demand_path), problems.close())

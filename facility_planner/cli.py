@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -104,7 +103,8 @@ def demand(
     )
     for note in layer.notes:
         typer.echo(f"note: {note}")
-    typer.echo(f"{len(layer.join_report)} unit(s) or point(s) did not join: listed in layer 'join_report'; wrote {out}")
+    n_unjoined = 0 if layer.join_report is None else len(layer.join_report)
+    typer.echo(f"{n_unjoined} unit(s) or point(s) did not join: listed in layer 'join_report'; wrote {out}")
 
 
 def _print_summary(summary: dict) -> None:
@@ -429,4 +429,4 @@ def network_fetch(
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

@@ -137,10 +137,10 @@ def site_changes(
         if len(free_a) and len(free_b):
             tree = cKDTree(xb[free_b])
             k = min(len(free_b), 8)
-            d, j = tree.query(xa[free_a], k=k, distance_upper_bound=moved_within_m)
-            d, j = d.reshape(len(free_a), k), j.reshape(len(free_a), k)
+            dist_k, near_k = tree.query(xa[free_a], k=k, distance_upper_bound=moved_within_m)
+            d, j_k = np.reshape(dist_k, (len(free_a), k)), np.reshape(near_k, (len(free_a), k))
             pairs = sorted(
-                (float(d[r, c]), int(free_a[r]), int(free_b[j[r, c]]))
+                (float(d[r, c]), int(free_a[r]), int(free_b[j_k[r, c]]))
                 for r in range(len(free_a))
                 for c in range(k)
                 if np.isfinite(d[r, c])

@@ -42,8 +42,8 @@ def grid_cells(bounds: tuple[float, float, float, float], cell_size_m: float, sh
     if shape == "square":
         nx = max(1, math.ceil((xmax - xmin) / cell_size_m))
         ny = max(1, math.ceil((ymax - ymin) / cell_size_m))
-        cols, rows = np.meshgrid(np.arange(nx), np.arange(ny))
-        cols, rows = cols.ravel(), rows.ravel()
+        grid_cols, grid_rows = np.meshgrid(np.arange(nx), np.arange(ny))
+        cols, rows = grid_cols.ravel(), grid_rows.ravel()
         x0 = xmin + cols * cell_size_m
         y0 = ymin + rows * cell_size_m
         polys = shapely.box(x0, y0, x0 + cell_size_m, y0 + cell_size_m)
@@ -54,16 +54,16 @@ def grid_cells(bounds: tuple[float, float, float, float], cell_size_m: float, sh
         dy = 1.5 * r
         nx = math.ceil((xmax - xmin) / w) + 3
         ny = math.ceil((ymax - ymin) / dy) + 3
-        cols, rows = np.meshgrid(np.arange(nx), np.arange(ny))
-        cols, rows = cols.ravel(), rows.ravel()
+        grid_cols, grid_rows = np.meshgrid(np.arange(nx), np.arange(ny))
+        cols, rows = grid_cols.ravel(), grid_rows.ravel()
         # vertices on an integer lattice of half-steps, so neighbouring hexagons share bit-identical coordinates
         kx = (2 * cols + rows % 2)[:, None] + np.array([1, 0, -1, -1, 0, 1])[None, :]
         ky = (3 * rows)[:, None] + np.array([1, 2, 1, -1, -2, -1])[None, :]
         xs = (xmin - w) + kx * (w / 2)
         ys = (ymin - dy) + ky * (r / 2)
         coords = np.stack([xs, ys], axis=-1)
-        polys = shapely.polygons(coords)
-        return polys, rows, cols
+        hexes = shapely.polygons(coords)
+        return hexes, rows, cols
     raise ValidationError("`shape`", [f"cell shape must be 'square' or 'hex'; got {shape!r}."])
 
 
@@ -736,7 +736,11 @@ def demand_from_files(
         by_d = read_older_shares(older_share_table, dframe)
     zones = older_population(zones, share=share, by_district=by_d)
     layer = build_demand_layer(zones, cell_size_m=cell_size_m, shape=shape, population_raster=population_raster)
-    own = f"; {len(by_d)} district(s) with their own share from {Path(older_share_table).name}" if by_d else ""
+    own = (
+        f"; {len(by_d)} district(s) with their own share from {Path(older_share_table).name}"
+        if by_d and older_share_table is not None
+        else ""
+    )
     layer.notes = [
         f"Population from {Path(population).name}; older population at the city share {share:.4f}{own}.",
         *layer.notes,

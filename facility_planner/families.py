@@ -11,16 +11,18 @@ plans that district's part, so the district run and the citywide run give a dist
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import geopandas as gpd
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import shapely
 
 from . import settings
 from ._errors import ScenarioError
 from ._validate import Problems, check_unique
+from .coords import CoordSystem
 from .kinds import KINDS, KPI, Outcome
 from .population import largest_remainder
 from .sites import candidates_from_demand, dense_housing, exclude
@@ -28,8 +30,9 @@ from .sites import candidates_from_demand, dense_housing, exclude
 if TYPE_CHECKING:
     from .beijing import BeijingAreas
     from .demand import DemandLayer
+    from .models import Solution
     from .network import StreetNetwork
-    from .scenario import FamilySpec, Scenario
+    from .scenario import FamilySpec, PointsFileSpec, Scenario
     from .travel import FamilyTravel
 
 #: what each ``serves:`` value counts, in words
@@ -64,8 +67,8 @@ class PlanContext:
     scenario_districts: list[str]  # district codes of the scenario's whole area
     part_districts: list[str]  # district codes this run plans
     network: StreetNetwork | None = None
-    chosen_cells: dict[str, set] = field(default_factory=dict)  # family key → cell ids of its chosen sites
-    read_points: Any = None  # the points reader (user files)
+    network_file: str | None = None  # the file ``network`` was read from (families may name other files)
+    chosen_cells: dict[str, set[Any]] = field(default_factory=dict)  # family key → cell ids of its chosen sites
 
     @property
     def is_part(self) -> bool:
@@ -101,12 +104,14 @@ class FamilyProblem:
     beds_parts: pd.Series | None
     target_basis: str
     excluded: gpd.GeoDataFrame
-    existing_ids: list = field(default_factory=list)
-    forbidden_ids: list = field(default_factory=list)
+    existing_ids: list[Any] = field(default_factory=list)
+    forbidden_ids: list[Any] = field(default_factory=list)
     measured_on: str | None = None
     notes: list[str] = field(default_factory=list)
     part_districts: list[str] = field(default_factory=list)
     township_parts: pd.Series | None = None
+    #: the demand and site tables indexed by id, built on first use (see ``_by_id``)
+    _by_id_cache: dict[str, pd.DataFrame] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def label(self) -> str:
@@ -115,22 +120,21 @@ class FamilyProblem:
 
     def _by_id(self, which: str) -> pd.DataFrame:
         """The demand (or sites) table indexed by id, built once: kinds look weights up unit by unit."""
-        cache = self.__dict__.setdefault("_by_id_cache", {})
-        if which not in cache:
+        if which not in self._by_id_cache:
             frame = self.demand if which == "demand" else self.sites
             key = "demand_id" if which == "demand" else "site_id"
-            cache[which] = pd.DataFrame(frame.drop(columns="geometry")).set_index(key)
-        return cache[which]
+            self._by_id_cache[which] = pd.DataFrame(frame.drop(columns="geometry")).set_index(key)
+        return self._by_id_cache[which]
 
-    def weights_for(self, ids) -> np.ndarray:
+    def weights_for(self, ids: npt.ArrayLike) -> npt.NDArray[np.float64]:
         """Demand weights for ``ids`` in their order (0 for an unknown id)."""
         return self._by_id("demand")["weight"].reindex(np.asarray(ids)).fillna(0.0).to_numpy(float)
 
-    def demand_attr(self, col: str, ids) -> np.ndarray:
+    def demand_attr(self, col: str, ids: npt.ArrayLike) -> npt.NDArray[Any]:
         """Column ``col`` of the demand points ``ids``, in their order."""
         return self._by_id("demand")[col].reindex(np.asarray(ids)).to_numpy()
 
-    def site_attr(self, col: str, ids) -> np.ndarray:
+    def site_attr(self, col: str, ids: npt.ArrayLike) -> npt.NDArray[Any]:
         """Column ``col`` of the candidate sites ``ids``, in their order."""
         return self._by_id("sites")[col].reindex(np.asarray(ids)).to_numpy()
 
@@ -162,12 +166,12 @@ class FamilyProblem:
         """The units a per-unit target counts (unit, name_zh, district_code, has_area, reason)."""
         return self.units_table
 
-    def existing_by_unit(self) -> dict:
+    def existing_by_unit(self) -> dict[Any, list[Any]]:
         """Unit → ids of the existing sites in it."""
         ex = self.sites[self.sites["existing"]]
         return {u: list(g["site_id"]) for u, g in ex.groupby(self.unit_column)} if len(ex) else {}
 
-    def no_site_reason(self, unit) -> str:
+    def no_site_reason(self, unit: Any) -> str:
         """Why ``unit`` has no candidate site, in words (the exclusions that removed its sites)."""
         dropped = self.excluded[self.excluded[self.unit_column] == unit] if len(self.excluded) else self.excluded
         if len(dropped):
@@ -191,12 +195,12 @@ class FamilyResult:
     demand_kind: str  # "cells", "communities", "townships"
     color: str = "#d62728"
     unit_table: pd.DataFrame | None = None
-    solutions: list = field(default_factory=list)
+    solutions: list[Solution] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     exact: bool = False
     assembled: str | None = None
     coverage_kind: bool = False
-    travel: dict = field(default_factory=dict)
+    travel: dict[str, Any] = field(default_factory=dict)
     #: what each chosen site reaches within the time limit (coverage kinds; WGS-84 polygons for maps)
     reach: gpd.GeoDataFrame | None = None
 
@@ -210,7 +214,8 @@ class FamilyResult:
         """Cell id → covered, for families whose demand is cells and whose model is a coverage kind."""
         if self.demand_kind != "cells" or "covered" not in self.demand.columns:
             return None
-        return self.demand.set_index("demand_id")["covered"]
+        covered: pd.Series = self.demand.set_index("demand_id")["covered"]
+        return covered
 
     @property
     def worst_gap(self) -> float | None:
@@ -234,7 +239,7 @@ def _within(ctx: PlanContext, spec: FamilySpec, frame: pd.DataFrame) -> pd.Serie
 
 
 def _township_kinds(ctx: PlanContext) -> pd.Series:
-    k = pd.concat(
+    k: pd.Series = pd.concat(
         [ctx.areas.units.set_index("township_code")["kind"], ctx.areas.townships.set_index("township_code")["kind"]]
     )
     return k[~k.index.duplicated()]
@@ -333,7 +338,7 @@ def family_demand(ctx: PlanContext, spec: FamilySpec) -> tuple[gpd.GeoDataFrame,
 
 def _city_weights(ctx: PlanContext, spec: FamilySpec, level: str = "district_code") -> pd.Series:
     """The family's demand per district (or township) over the scenario's WHOLE area: what a count is split by."""
-    z = ctx.zones_city
+    z: pd.DataFrame = ctx.zones_city
     if spec.serves in ("pop", "pop_60"):
         z = z[_within(ctx, spec, z)]
         return z.groupby(level)[spec.serves].sum().astype(float)
@@ -342,7 +347,7 @@ def _city_weights(ctx: PlanContext, spec: FamilySpec, level: str = "district_cod
         z = z[_within(ctx, spec, z)]
         return z.groupby(level)[spec.weight].sum().astype(float)
     if spec.serves in _COMMUNITY_KINDS:
-        c = ctx.areas.communities
+        c: pd.DataFrame = ctx.areas.communities
         c = c[c["kind"].isin(_COMMUNITY_KINDS[spec.serves]) & c["district_code"].isin(ctx.scenario_districts)]
         c = c[_within(ctx, spec, c)]
         return c.groupby(level).size().astype(float)
@@ -373,7 +378,9 @@ def split_count(total: int, weights: pd.Series, fixed: dict[str, int] | None = N
     return out
 
 
-def _district_parts(ctx: PlanContext, key: str, spec: FamilySpec, amount: int | None, table: dict, what: str):
+def _district_parts(
+    ctx: PlanContext, key: str, spec: FamilySpec, amount: int | None, table: dict[str, int], what: str
+) -> tuple[pd.Series, str]:
     """District code → part of ``amount`` over the scenario's whole area, and how it was derived (in words)."""
     weights = _city_weights(ctx, spec).reindex(ctx.scenario_districts).fillna(0.0)
     by = SERVES_LABEL[spec.weight] if spec.serves in _COMMUNITY_KINDS and spec.weight != "count" else None
@@ -461,14 +468,29 @@ def _thin(sites: gpd.GeoDataFrame, spacing_m: float, unit_col: str) -> gpd.GeoDa
     return sites.loc[sorted(keep)]
 
 
-def _read_user_points(ctx: PlanContext, key: str, which: str, ps, prefix: str, notes: list[str]):
+class _ReadOptions(TypedDict):
+    """The options of a scenario's point file, as :func:`facility_planner.io.read_points` takes them."""
+
+    coord_system: CoordSystem | None
+    encoding: str | None
+    id_column: str | None
+    name_column: str | None
+    lon_column: str | None
+    lat_column: str | None
+    sheet: str | None
+    prefix: str
+
+
+def _read_user_points(
+    ctx: PlanContext, key: str, which: str, ps: PointsFileSpec, prefix: str, notes: list[str]
+) -> gpd.GeoDataFrame | None:
     """A user's point file, checked, in this run's area (a citywide file is filtered to it, and the counts said)."""
     if ps.file is None:
         return None
     from .io import read_points, read_points_in_area
 
     what = f"families.{key}.{which} ({ps.file})"
-    kw = {
+    kw: _ReadOptions = {
         "coord_system": ps.coord_system,
         "encoding": ps.encoding,
         "id_column": ps.id_column,
@@ -496,7 +518,9 @@ def _read_user_points(ctx: PlanContext, key: str, which: str, ps, prefix: str, n
     return kept.to_crs(settings.working_crs)
 
 
-def family_sites(ctx: PlanContext, key: str, spec: FamilySpec, demand: gpd.GeoDataFrame, unit_col: str):
+def family_sites(
+    ctx: PlanContext, key: str, spec: FamilySpec, demand: gpd.GeoDataFrame, unit_col: str
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, list[Any], list[str]]:
     """Candidate, existing and locked sites of a family, with what was excluded and why."""
     notes: list[str] = []
     cells = ctx.demand.cells
@@ -565,7 +589,7 @@ def family_sites(ctx: PlanContext, key: str, spec: FamilySpec, demand: gpd.GeoDa
         )
     parts.append(cand)
     existing = _read_user_points(ctx, key, "existing", spec.existing, f"{key}", notes)
-    ex_ids: list = []
+    ex_ids: list[Any] = []
     if existing is not None:
         e = existing
         e["kind"] = "existing"
@@ -690,14 +714,19 @@ def family_travel(ctx: PlanContext, key: str, prob: FamilyProblem) -> FamilyTrav
     t = ctx.scenario.family_travel(key)
     network = None
     if t.mode == "network":
+        if not t.network_file:
+            raise ScenarioError(
+                f"families.{key}.travel",
+                [f"travel mode 'network' needs a street file: give `families.{key}.travel.network_file` or "
+                 "`travel.network_file`."],
+            )  # fmt: skip
         network = ctx.network
-        if network is None or getattr(network, "_source_file", None) != t.network_file:
+        if network is None or ctx.network_file != t.network_file:
             from .network import read_network
 
             area = ctx.demand.townships.to_crs("EPSG:4326").union_all().buffer(0.001)
             network = read_network(ctx.scenario.resolve(t.network_file), area=area)
-            network._source_file = t.network_file
-            ctx.network = network
+            ctx.network, ctx.network_file = network, t.network_file
     return FamilyTravel(
         prob.demand,
         prob.sites,

@@ -28,6 +28,7 @@ from urllib.parse import urlparse
 import geopandas as gpd
 import networkx as nx
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pyproj
 import scipy.sparse as sp
@@ -81,6 +82,13 @@ class StreetNetwork:
     def n_edges(self) -> int:
         """The number of stored (directed) street edges."""
         return 0 if self.edges is None else len(self.edges)
+
+    def edge_pairs(self) -> npt.NDArray[np.intp]:
+        """(E × 2) node pairs of the streets, each once: the stored ``edges``, else read off the graph."""
+        if self.edges is not None:
+            return np.asarray(self.edges, dtype=np.intp)
+        upper = sp.triu(self.graph).tocoo()
+        return np.column_stack([upper.row, upper.col]).astype(np.intp)
 
     def hull(self, buffer_m: float = 0.0):
         """The area the network spans (convex hull of its nodes, buffered)."""

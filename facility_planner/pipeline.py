@@ -183,7 +183,7 @@ def validate_scenario(path: str | Path) -> Scenario:
         scn = load_scenario(path)
     except ScenarioError as exc:
         problems += exc.problems
-    raw = {}
+    raw: object = {}
     try:
         raw = read_yaml(path) or {}
     except ScenarioError:
@@ -196,13 +196,13 @@ def validate_scenario(path: str | Path) -> Scenario:
             problems += [f"{path}: `district`: {p}" for p in exc.problems]
     if scn is not None:
         files = [("travel.network_file", scn.travel.network_file)]
-        for k, f in scn.families.items():
+        for k, fam in scn.families.items():
             files += [
-                (f"families.{k}.existing.file", f.existing.file),
-                (f"families.{k}.locked.file", f.locked.file),
-                (f"families.{k}.candidates.file.file", f.candidates.file.file),
-                (f"families.{k}.exclude.file", f.exclude.file),
-                (f"families.{k}.travel.network_file", f.travel.network_file),
+                (f"families.{k}.existing.file", fam.existing.file),
+                (f"families.{k}.locked.file", fam.locked.file),
+                (f"families.{k}.candidates.file.file", fam.candidates.file.file),
+                (f"families.{k}.exclude.file", fam.exclude.file),
+                (f"families.{k}.travel.network_file", fam.travel.network_file),
             ]
         files += [
             ("demand.older_share_table", scn.demand.older_share_table),
@@ -227,8 +227,8 @@ def validate_scenario(path: str | Path) -> Scenario:
             )
         except FacilityPlannerError as exc:
             problems += [f"{path}: `demand.cell_size_m`: {p}" for p in (getattr(exc, "problems", None) or [str(exc)])]
-    if problems:
-        raise ScenarioError(str(path), problems)
+    if problems or scn is None:  # scn is None only when loading failed, which reported its problems
+        raise ScenarioError(str(path), problems or ["the scenario could not be loaded; check the file."])
     return scn
 
 

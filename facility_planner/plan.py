@@ -12,6 +12,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from ._errors import ValidationError
 from ._output import OutputDir, OutputReport
 from .families import FamilyResult
 from .io import write_csv_excel, write_gpkg
@@ -50,6 +51,9 @@ class Plan:
         return self.districts[0] if len(self.districts) == 1 else None
 
     def district_names(self) -> pd.DataFrame:
+        """The districts of the plan's demand layer: ``district_code``, ``name_zh``, ``name_pinyin``."""
+        if self.demand.districts is None:  # a plan is made on a layer with districts (pipeline.plan_context)
+            raise ValidationError("plan", ["its demand layer has no districts table; build it with `beijing_demand`."])
         return self.demand.districts[["district_code", "name_zh", "name_pinyin"]]
 
     def summary(self) -> dict:

@@ -66,12 +66,9 @@ def load_district_census(path: str | Path | None = None) -> pd.DataFrame:
 
 def load_city_age_shares(path: str | Path | None = None) -> dict[str, float]:
     """Beijing's 2020 shares of residents aged 60+ and 65+ (published counts ÷ census total)."""
-    df = pd.read_csv(data_dir(path) / "population_2020_city_age.csv").set_index("indicator")
-    total = float(df.loc["resident_population", "value"])
-    return {
-        "60+": float(df.loc["age_60_plus", "value"]) / total,
-        "65+": float(df.loc["age_65_plus", "value"]) / total,
-    }
+    value = pd.read_csv(data_dir(path) / "population_2020_city_age.csv").set_index("indicator")["value"].astype(float)
+    total = float(value["resident_population"])
+    return {"60+": float(value["age_60_plus"]) / total, "65+": float(value["age_65_plus"]) / total}
 
 
 def validate_census(

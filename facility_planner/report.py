@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import html
 import os
-import shutil
-import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from ._chromium import run_headless
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -371,51 +371,6 @@ def write_report(
     return path
 
 
-def chromium_path() -> str | None:
-    """The headless Chromium on this machine, if any."""
-    for name in ("chromium", "chromium-browser", "google-chrome", "chrome"):
-        p = shutil.which(name)
-        if p:
-            return p
-    return None
-
-
-def run_headless(url: str, *args: str, timeout_s: float = 60, exe: str | None = None) -> None:
-    """Open ``url`` in headless Chromium with every network request blocked (a throwaway profile), passing ``args``
-    (e.g. ``--screenshot=…`` or ``--print-to-pdf=…``). Used for the PDF export, the map tests and the benchmark."""
-    import tempfile
-
-    exe = exe or chromium_path()
-    if exe is None:
-        from ._errors import FacilityPlannerError
-
-        raise FacilityPlannerError(
-            "no Chromium found; install it (Debian: apt-get install chromium), or print "
-            "report.html from a browser (A4 landscape is preset)."
-        )
-    with tempfile.TemporaryDirectory() as prof:
-        subprocess.run(
-            [
-                exe,
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-                f"--user-data-dir={prof}",
-                "--host-resolver-rules=MAP * ~NOTFOUND",
-                "--proxy-server=127.0.0.1:9",
-                *args,
-                url,
-            ],
-            check=True,
-            timeout=timeout_s,
-            capture_output=True,
-        )
-
-
 def export_pdf(report: str | Path, pdf: str | Path | None = None, *, timeout_s: float = 60) -> Path:
     """Print the report to PDF (A4 landscape) with headless Chromium, offline."""
     report = Path(report).resolve()
@@ -424,4 +379,4 @@ def export_pdf(report: str | Path, pdf: str | Path | None = None, *, timeout_s: 
     return pdf
 
 
-__all__ = ["export_pdf", "report_html", "run_headless", "write_report"]
+__all__ = ["export_pdf", "report_html", "write_report"]

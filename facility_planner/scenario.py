@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Literal, overload
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -173,7 +173,8 @@ class FamilySpec(_Strict):
     per_unit: int | None = Field(None, ge=1, description="Sites in every unit (per_unit, capacitated).")
     unit: UnitLevel = "township"
     unit_kinds: list[TownshipKind] = Field(
-        default_factory=lambda: ["town", "township"], description="Township kinds that make a rural township."
+        default_factory=lambda: list[TownshipKind](["town", "township"]),
+        description="Township kinds that make a rural township.",
     )
     by_district: dict[str, int] = Field(default_factory=dict, description="A count's parts for named districts.")
     beds: int | None = Field(None, ge=0, description="Beds in the scenario's whole area, split by demand.")
@@ -289,6 +290,10 @@ class Scenario(_Strict):
             max_snap_m=base.max_snap_m,
         )
 
+    @overload
+    def resolve(self, path: str) -> Path: ...
+    @overload
+    def resolve(self, path: None) -> None: ...
     def resolve(self, path: str | None) -> Path | None:
         """``path`` relative to the scenario file's folder (absolute paths unchanged, None stays None)."""
         if path is None:
@@ -331,7 +336,7 @@ def _short_repr(value, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def scenario_from_dict(data: dict, *, source: str = "<scenario>") -> Scenario:
+def scenario_from_dict(data: object, *, source: str = "<scenario>") -> Scenario:
     """Validate a scenario given as a dict; raise one ScenarioError listing every problem.
 
     Parameters

@@ -33,7 +33,7 @@ def has_cjk_font() -> bool:
     names = {f.name for f in fm.fontManager.ttflist}
     if any(n in names for n in _FONTS[:-1]):
         return True
-    for path in fm.findSystemFonts(fontext="ttf") + fm.findSystemFonts(fontext="otf") + _ttc_files():
+    for path in fm.findSystemFonts(fontext="ttf") + _ttc_files():  # "ttf" finds .ttf, .otf and .ttc alike
         low = Path(path).name.lower()
         if ("cjk" in low and "sans" in low) or "wqy" in low or "msyh" in low or "pingfang" in low:
             try:
@@ -87,9 +87,8 @@ def plan_png(
     ``legend`` holds the labels (translated by the caller): ``older``, ``uncovered``, ``existing``.
     """
     import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    from matplotlib.artist import Artist
+    from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
@@ -106,8 +105,11 @@ def plan_png(
     dist = part(layers["districts"])
     towns = part(layers["townships"])
     cells = part(layers["demand_cells"])
-    with plt.rc_context({"font.sans-serif": _FONTS, "font.family": "sans-serif", "axes.unicode_minus": False}):
-        fig, ax = plt.subplots(figsize=(7.6, 5.4), dpi=dpi)
+    with matplotlib.rc_context({"font.sans-serif": _FONTS, "font.family": "sans-serif", "axes.unicode_minus": False}):
+        # a Figure outside pyplot: its canvas draws nothing until savefig renders it once (geopandas asks for a
+        # redraw after every layer it plots, which on a pyplot Agg figure renders the whole figure each time)
+        fig = Figure(figsize=(7.6, 5.4), dpi=dpi)
+        ax = fig.subplots()
         if district is not None:
             area = cells[cells["pop"] > 0]
             dens = area["pop_60"] / (area["area_m2"] / 1e6)
@@ -118,7 +120,7 @@ def plan_png(
         if len(area):
             area.plot(ax=ax, color=_density_colors(dens.to_numpy(), br), linewidth=0)
         keys = [family] if family else list((families or {}).keys())
-        handles = []
+        handles: list[Artist] = []
         if family and f"covered_{family}" in cells.columns:
             unc = cells[~cells[f"covered_{family}"].astype(bool) & (cells["pop_60"] > 0)]
             s = layers.get(f"sites_{family}")
@@ -157,7 +159,6 @@ def plan_png(
         fig.tight_layout()
         buf = io.BytesIO()
         fig.savefig(buf, format="png")
-        plt.close(fig)
     return buf.getvalue()
 
 

@@ -340,7 +340,7 @@ def _metric(table: pd.DataFrame, fam: str) -> str | None:
     """
 
     def numeric(col: str) -> bool:
-        return col in table and pd.to_numeric(table[col], errors="coerce").notna().any()
+        return col in table and bool(pd.to_numeric(table[col], errors="coerce").notna().any())
 
     unit = " ".join(str(u) for u in table.get(f"{fam}.unit", pd.Series(dtype=object)).dropna().unique())
     if "share" in unit and numeric(f"{fam}.achieved"):
@@ -416,7 +416,7 @@ def _html_page(
     err = ""
     if "error" in table and table["error"].astype(bool).any():
         items = "".join(
-            f"<li><b>{html.escape(r.run_id)}</b>: <pre>{html.escape(r.error)}</pre></li>"
+            f"<li><b>{html.escape(str(r.run_id))}</b>: <pre>{html.escape(str(r.error))}</pre></li>"
             for r in table.itertuples()
             if r.error
         )

@@ -79,7 +79,7 @@ def nearest_site_m(points: gpd.GeoDataFrame, sites: gpd.GeoDataFrame) -> np.ndar
     s = s.centroid if not (s.geom_type == "Point").all() else s
     tree = cKDTree(np.column_stack([s.x.to_numpy(), s.y.to_numpy()]))
     dist, _ = tree.query(np.column_stack([p.x.to_numpy(), p.y.to_numpy()]))
-    return dist
+    return np.asarray(dist, dtype=float)
 
 
 def _summarise(d: pd.DataFrame, s: pd.DataFrame, has_cov: bool) -> dict:
@@ -107,7 +107,7 @@ def family_unit_table(plan: Plan, key: str) -> pd.DataFrame:
     """
     fr = plan.families[key]
     towns = plan.demand.townships.set_index("township_code")
-    dnames = plan.demand.districts.set_index("district_code")["name_zh"]
+    dnames = plan.district_names().set_index("district_code")["name_zh"]
     d = pd.DataFrame(fr.demand.drop(columns="geometry", errors="ignore"))
     d["nearest_m"] = nearest_site_m(fr.demand, fr.sites) if len(fr.demand) else np.zeros(0)
     has_cov = "covered" in d.columns
@@ -226,7 +226,7 @@ def planner_table(plan: Plan, units: pd.DataFrame | None = None) -> pd.DataFrame
     """
     units = unit_tables(plan) if units is None else units
     s = plan.summary()
-    dnames = plan.demand.districts.set_index("district_code")
+    dnames = plan.district_names().set_index("district_code")
     rows = []
     for r in units.to_dict("records"):
         f = s["families"][r["family"]]

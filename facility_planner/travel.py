@@ -14,7 +14,9 @@ the network's reach (beyond ``max_snap_m`` from it) fall back to straight line a
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -74,7 +76,7 @@ class Travel:
         return self.cost
 
 
-def _check_params(time_limit_min, speed_kmh, detour_factor) -> None:
+def _check_params(time_limit_min: object, speed_kmh: object, detour_factor: object) -> None:
     p = Problems("travel parameters")
     for name, v in (("time_limit_min", time_limit_min), ("speed_kmh", speed_kmh)):
         if not isinstance(v, int | float) or not math.isfinite(v) or v <= 0:
@@ -84,7 +86,7 @@ def _check_params(time_limit_min, speed_kmh, detour_factor) -> None:
     p.raise_if_any()
 
 
-def _xy(points: gpd.GeoDataFrame | gpd.GeoSeries, crs: str, what: str) -> np.ndarray:
+def _xy(points: gpd.GeoDataFrame | gpd.GeoSeries, crs: str, what: str) -> npt.NDArray[np.float64]:
     if points.crs is None:
         raise ValidationError(what, ["no CRS; set it with `set_crs` (EPSG:4326 for lon/lat)."])
     g = points.to_crs(crs).geometry
@@ -178,10 +180,12 @@ def straight_line(
     )
 
 
-def _coincident(a: np.ndarray, b: np.ndarray):
+def _coincident(
+    a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
     pairs = cKDTree(a).query_ball_tree(cKDTree(b), r=_COINCIDENT_M)
-    r = np.repeat(np.arange(len(a)), [len(x) for x in pairs])
-    c = np.concatenate([np.asarray(x, dtype=int) for x in pairs]) if len(r) else np.zeros(0, dtype=int)
+    r = np.repeat(np.arange(len(a), dtype=np.intp), [len(x) for x in pairs])
+    c = np.concatenate([np.asarray(x, dtype=np.intp) for x in pairs]) if len(r) else np.zeros(0, dtype=np.intp)
     return r, c
 
 
@@ -282,7 +286,7 @@ def network_travel(
 def isochrones(
     travel: Travel,
     sites: gpd.GeoDataFrame,
-    chosen: list,
+    chosen: list[Any],
     *,
     network: StreetNetwork | None = None,
     site_id: str = "site_id",
@@ -298,19 +302,20 @@ def isochrones(
     xy = _xy(chosen_sites, crs, "`sites`")
     m_per_min = metres_per_minute(travel.speed_kmh)
     limit_m = travel.time_limit_min * m_per_min
-    geoms = []
+    geoms: list[shapely.Geometry] = []
     if travel.mode == "straight_line" or network is None:
-        geoms = list(shapely.buffer(shapely.points(xy), limit_m / travel.detour_factor, quad_segs=16))
+        radius = limit_m / travel.detour_factor
+        geoms = [shapely.Point(x, y).buffer(radius, quad_segs=16) for x, y in xy]
     else:
         node, snap = network.snap(xy)
         dist = dijkstra(network.graph, directed=False, indices=node, limit=limit_m)
-        e = network.edges
+        e = network.edge_pairs()
         for k in range(len(xy)):
             left = limit_m - snap[k]
             reached = (dist[k][e[:, 0]] <= left) & (dist[k][e[:, 1]] <= left)
-            segs = shapely.linestrings(np.stack([network.nodes[e[reached, 0]], network.nodes[e[reached, 1]]], axis=1))
-            if len(segs):
-                geoms.append(shapely.union_all(shapely.buffer(segs, edge_buffer_m, quad_segs=4)))
+            if reached.any():
+                ends = np.stack([network.nodes[e[reached, 0]], network.nodes[e[reached, 1]]], axis=1)
+                geoms.append(shapely.union_all(shapely.buffer(shapely.linestrings(ends), edge_buffer_m, quad_segs=4)))
             else:
                 geoms.append(shapely.Point(xy[k]).buffer(max(left, 0) / travel.detour_factor))
     out = gpd.GeoDataFrame(
@@ -319,6 +324,10 @@ def isochrones(
         crs=crs,
     )
     return out.to_crs("EPSG:4326")
+
+
+#: unit → row positions (what ``DataFrame.groupby(column).indices`` gives)
+_Positions = dict[Any, npt.NDArray[np.intp]]
 
 
 class FamilyTravel:
@@ -349,49 +358,61 @@ class FamilyTravel:
         self.demand = demand
         self.sites = sites
         self.mode = mode
-        self.spec_kw = {"time_limit_min": time_limit_min, "speed_kmh": speed_kmh, "detour_factor": detour_factor}
+        self.time_limit_min = time_limit_min
+        self.speed_kmh = speed_kmh
+        self.detour_factor = detour_factor
         self.network = network
         self.max_snap_m = max_snap_m
         self.demand_id = demand_id
         self.site_id = site_id
         self._coverage: Travel | None = None
+        # unit column → (unit → row positions of its demand points, unit → row positions of its sites)
+        self._unit_cache: dict[str, tuple[_Positions, _Positions]] = {}
 
     @property
     def spec(self) -> Travel:
         """Mode, time limit, speed and detour (as a :class:`Travel` without a matrix)."""
         empty = LabelledMatrix(sp.csr_matrix((0, 0)), np.array([]), np.array([]), "minutes")
-        return Travel(empty, self.mode, **self.spec_kw)
+        return Travel(empty, self.mode, self.time_limit_min, self.speed_kmh, self.detour_factor)
 
     def describe(self) -> str:
         """The travel rule in words, e.g. ``walking at 4.5 km/h, detour × 1.3``."""
-        kw = self.spec_kw
         how = {"walk": "walking", "drive": "driving", "network": "street network"}.get(self.mode, self.mode)
-        extra = f", detour × {kw['detour_factor']:g}" if self.mode != "network" else ""
-        return f"{how} at {kw['speed_kmh']:g} km/h{extra}"
+        extra = f", detour × {self.detour_factor:g}" if self.mode != "network" else ""
+        return f"{how} at {self.speed_kmh:g} km/h{extra}"
 
-    def _travel(self, demand, sites, time_limit_min: float) -> Travel:
-        kw = {**self.spec_kw, "time_limit_min": time_limit_min}
+    def _travel(self, demand: gpd.GeoDataFrame, sites: gpd.GeoDataFrame, time_limit_min: float) -> Travel:
         if self.mode == "network":
-            assert self.network is not None
+            assert self.network is not None  # checked in __init__
             return network_travel(
                 demand,
                 sites,
                 self.network,
+                time_limit_min=time_limit_min,
+                speed_kmh=self.speed_kmh,
+                detour_factor=self.detour_factor,
                 max_snap_m=self.max_snap_m,
                 demand_id=self.demand_id,
                 site_id=self.site_id,
-                **kw,
             )
-        return straight_line(demand, sites, demand_id=self.demand_id, site_id=self.site_id, **kw)
+        return straight_line(
+            demand,
+            sites,
+            time_limit_min=time_limit_min,
+            speed_kmh=self.speed_kmh,
+            detour_factor=self.detour_factor,
+            demand_id=self.demand_id,
+            site_id=self.site_id,
+        )
 
     def coverage(self) -> Travel:
         """Demand × site travel minutes within the family's time limit (computed once)."""
         if self._coverage is None:
-            self._coverage = self._travel(self.demand, self.sites, self.spec_kw["time_limit_min"])
+            self._coverage = self._travel(self.demand, self.sites, self.time_limit_min)
             self._coverage.mode = self.mode
         return self._coverage
 
-    def blocks(self, unit_column: str):
+    def blocks(self, unit_column: str) -> Iterator[tuple[Any, LabelledMatrix | None]]:
         """Per unit: minutes from every demand point of the unit to every site of the unit (no time limit).
 
         Yields ``(unit, LabelledMatrix)``, one unit at a time, so memory stays that of the largest unit.
@@ -399,24 +420,22 @@ class FamilyTravel:
         for unit in self._unit_index(unit_column)[1]:
             yield unit, self.block(unit_column, unit)
 
-    def _unit_index(self, unit_column: str) -> tuple[dict, dict]:
+    def _unit_index(self, unit_column: str) -> tuple[_Positions, _Positions]:
         """Row positions of the demand points and of the sites of each unit (computed once per column)."""
-        cache = self.__dict__.setdefault("_unit_cache", {})
-        if unit_column not in cache:
-            cache[unit_column] = (
-                self.demand.groupby(unit_column).indices,
-                self.sites.groupby(unit_column).indices,
-            )
-        return cache[unit_column]
+        if unit_column not in self._unit_cache:
+            demand_rows: _Positions = self.demand.groupby(unit_column).indices
+            site_rows: _Positions = self.sites.groupby(unit_column).indices
+            self._unit_cache[unit_column] = (demand_rows, site_rows)
+        return self._unit_cache[unit_column]
 
-    def block(self, unit_column: str, unit) -> LabelledMatrix | None:
+    def block(self, unit_column: str, unit: Any) -> LabelledMatrix | None:
         """Minutes from every demand point of ``unit`` to every site of ``unit`` (None: the unit has no site)."""
         d_by, s_by = self._unit_index(unit_column)
         si = s_by.get(unit)
         if si is None:
             return None
         crs = self.network.crs if self.network is not None else settings.working_crs
-        m_per_min = metres_per_minute(self.spec_kw["speed_kmh"])
+        m_per_min = metres_per_minute(self.speed_kmh)
         d = self.demand.iloc[d_by.get(unit, np.array([], dtype=int))]
         s = self.sites.iloc[si]
         if self.mode == "network" and len(d):
@@ -427,7 +446,7 @@ class FamilyTravel:
         dxy = _xy(d, crs, "`demand`") if len(d) else np.zeros((0, 2))
         sxy = _xy(s, crs, "`sites`")
         D = np.hypot(dxy[:, None, 0] - sxy[None, :, 0], dxy[:, None, 1] - sxy[None, :, 1])
-        D *= self.spec_kw["detour_factor"] / m_per_min
+        D *= self.detour_factor / m_per_min
         # a dense block stored as sparse: explicit zeros kept, every pair present
         n, m = D.shape  # built as CSR directly: no coordinate sort for a block that holds every pair
         indptr = np.arange(0, n * m + 1, m, dtype=np.int64) if m else np.zeros(n + 1, dtype=np.int64)

@@ -179,6 +179,7 @@ def scenario_dicts(draw):
 
 
 # ------------------------------------------------------------------------------------------------ scenario files
+@pytest.mark.slow  # over 3 s: out of `make check`, in `make test`
 @settings(common, max_examples=300)
 @given(text=mutated_text())
 def test_mutated_scenario_files(tmp_path, text):
@@ -222,6 +223,7 @@ def test_other_encodings_are_named_or_read(tmp_path, name, encoding, extra):
         assert isinstance(got, FacilityPlannerError) and "UTF-8" in str(got)
 
 
+@pytest.mark.slow  # over 3 s: out of `make check`, in `make test`
 @settings(common, max_examples=40)
 @given(depth=st.integers(MAX_DEPTH - 2, 20_000), flow=st.booleans())
 def test_deep_nesting(tmp_path, depth, flow):
@@ -357,6 +359,7 @@ def test_output_file_paths(tmp_path_factory, data):
     assert [q for q in root.rglob("*") if ".fp-tmp-" in q.name] == []
 
 
+@pytest.mark.slow  # over 3 s: out of `make check`, in `make test`
 @settings(common, max_examples=40)
 @given(data=st.data())
 def test_cli_out_paths(tmp_path_factory, data):

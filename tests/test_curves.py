@@ -192,13 +192,11 @@ def test_chart_labels_are_bilingual_with_a_cjk_font_and_say_so_without(monkeypat
     plt.close(fig)
 
 
-def test_curve_of_the_sample_scenario_matches_the_plan(tmp_path):
+def test_curve_of_the_sample_scenario_matches_the_plan(sample_small_plan):
     """On the bundled sample (Xicheng, 1 km cells, its part of 1,200 stations): the exact point is the plan's optimum."""
     from facility_planner.curves import curve_for_scenario
-    from facility_planner.pipeline import run_scenario
 
-    plan = run_scenario("scenarios/sample_small.yaml")
-    kpi = plan.summary()["families"]["eldercare_stations"]
+    kpi = sample_small_plan.summary()["families"]["eldercare_stations"]
     res = curve_for_scenario("scenarios/sample_small.yaml", "eldercare_stations", points=5)
     df = res.to_frame().set_index("new_sites")
     n = int(kpi["target"])

@@ -9,6 +9,7 @@ from facility_planner.areas import load_haidian_census
 from facility_planner.demand import build_demand_layer, grid_cells
 
 
+@pytest.mark.slow  # over 3 s (builds the citywide 500 m layer): out of `make check`, in `make test`
 def test_citywide_500m_meets_census_everywhere(city_500):
     cells = city_500.cells
     assert cells["pop"].sum() == 21_893_095

@@ -8,6 +8,7 @@ import pyogrio
 import pytest
 import shapely
 
+from facility_planner import ScenarioError
 from facility_planner.demand import beijing_zones
 from facility_planner.families import family_problem, split_count
 from facility_planner.pipeline import plan_context, run_scenario
@@ -115,3 +116,12 @@ def test_cemeteries_away_from_housing_and_off_other_families_cells(mentougou):
     kinds = mentougou.demand.townships.set_index("township_code")["kind"]
     assert set(units["unit"].map(kinds).dropna()) <= {"town", "township"}
     assert k["unit"].startswith("share of rural townships") and k["travel"]["mode"] == "drive"
+
+
+def test_network_travel_without_a_street_file_is_a_scenario_error():
+    fam = {**CANTEENS, "travel": {"mode": "network"}}  # the scenario's travel names no network_file either
+    scn = scenario_from_dict(
+        {"name": "net", "district": "Xicheng", "demand": {"cell_size_m": 1000.0}, "families": {"canteens": fam}}
+    )
+    with pytest.raises(ScenarioError, match=r"families\.canteens\.travel\.network_file"):
+        run_scenario(scn)

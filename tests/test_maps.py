@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from facility_planner._chromium import chromium_path, run_headless
 from facility_planner.coords import wgs84_to_gcj02
 from facility_planner.maps import comparison_map, plan_map, read_plan_layers, save_map
-from facility_planner.pipeline import run_scenario
-from facility_planner.report import chromium_path, run_headless
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = chromium_path()
@@ -34,10 +33,9 @@ class _Refs(HTMLParser):
 
 
 @pytest.fixture(scope="module")
-def plan_dir(tmp_path_factory):
-    out = tmp_path_factory.mktemp("plan") / "xicheng"
-    run_scenario(ROOT / "scenarios" / "sample_small.yaml").write(out)
-    return out
+def plan_dir(sample_small_dir):
+    """This module's copy of the written sample plan (a test here redraws its maps)."""
+    return sample_small_dir
 
 
 def test_every_saved_page_is_self_contained(plan_dir):
@@ -59,6 +57,7 @@ def test_district_map_under_5_mb(plan_dir):
         assert page.stat().st_size <= 5 * 1024 * 1024
 
 
+@pytest.mark.browser
 @needs_chromium
 def test_map_draws_offline_in_headless_chromium(plan_dir, tmp_path):
     from PIL import Image
@@ -140,6 +139,7 @@ def test_comparison_map_and_report(plan_dir, tmp_path):
     assert "达标" in report and "目标与完成情况" in report
 
 
+@pytest.mark.slow  # over 5 s (it redraws every map): out of `make check`, in `make test`
 def test_maps_command_redraws(plan_dir):
     from typer.testing import CliRunner
 
@@ -155,6 +155,7 @@ def test_maps_command_redraws(plan_dir):
     assert r.exit_code == 2 and "holds no plan" in r.output
 
 
+@pytest.mark.browser
 @needs_chromium
 def test_report_prints_to_pdf(plan_dir, tmp_path):
     from facility_planner.report import export_pdf

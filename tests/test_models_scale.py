@@ -212,6 +212,10 @@ def test_capacity_per_site_and_via_max_cover():
     assert sol.objective == pytest.approx(110)
     with pytest.raises(ValidationError, match="capacit"):
         capacitated_max_cover(A, [100, 10], 1, capacity=[-1, 3])
+    with pytest.raises(ValidationError, match=r"expected one capacity or 2 \(one per site\); got \(3,\)"):
+        capacitated_max_cover(A, [100, 10], 1, capacity=[30, 80, 5])
+    with pytest.raises(ValidationError, match=r"no capacity for 1 site"):
+        capacitated_max_cover(A, [100, 10], 1, capacity={"a": 30})
 
 
 @pytest.mark.parametrize("seed", range(4))

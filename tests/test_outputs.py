@@ -162,12 +162,9 @@ def test_stale_temporaries_of_dead_processes_are_removed(tmp_path):
 
 # ------------------------------------------------------------------------------------------------ with a real plan
 @pytest.fixture(scope="module")
-def plan_dir(tmp_path_factory):
-    from facility_planner.pipeline import run_scenario
-
-    out = tmp_path_factory.mktemp("plans") / "xicheng"
-    run_scenario(ROOT / "scenarios" / "sample_small.yaml").write(out)
-    return out
+def plan_dir(sample_small_dir):
+    """This module's copy of the written sample plan (tests here add maps to it)."""
+    return sample_small_dir
 
 
 def test_plan_write_records_a_manifest_and_keeps_timings_out_of_the_summary(plan_dir):

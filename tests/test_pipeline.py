@@ -15,8 +15,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def small_plan():
-    return run_scenario(ROOT / "scenarios" / "sample_small.yaml")
+def small_plan(sample_small_plan):
+    return sample_small_plan
 
 
 def _covered_by_hand(fam):
@@ -70,6 +70,7 @@ def test_targets_and_kpis(small_plan):
     assert beds["target"] == 200 == beds["achieved"]  # the plan names Xicheng: ≥ 200 beds
 
 
+@pytest.mark.slow  # over 3 s (writes the plan twice): out of `make check`, in `make test`
 def test_outputs_layers_and_refusal_to_overwrite(small_plan, tmp_path):
     out = tmp_path / "p"
     small_plan.write(out, maps=False)

@@ -1,8 +1,8 @@
 """What a planner reads: district and township tables (summary.csv, plan.xlsx), the comparison page, the report in
 Chinese with static maps, maps that read at a glance, and progress that stays quiet off a terminal.
 
-Two plans of Xicheng at 1 km cells, run once for the module: A is ``sample_small.yaml``; B walks at 3 km/h and plans
-20 stations citywide (Xicheng's part: 1 station), so many older people are left uncovered.
+Two plans of Xicheng at 1 km cells: A is ``sample_small.yaml`` (run once per session, see conftest); B walks at
+3 km/h and plans 20 stations citywide (Xicheng's part: 1 station), so many older people are left uncovered.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import base64
 import io
 import json
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -35,10 +36,10 @@ SMALL = str(ROOT / "scenarios" / "sample_small.yaml")
 
 
 @pytest.fixture(scope="module")
-def plans(tmp_path_factory):
+def plans(tmp_path_factory, sample_small_plan, sample_small_written):
     base = tmp_path_factory.mktemp("plans")
-    a = run_scenario(SMALL)
-    a.write(base / "a")
+    a = sample_small_plan
+    shutil.copytree(sample_small_written, base / "a")  # the same files as a.write(base / "a")
     scn_b = scenario_from_dict(
         {
             "name": "sample_small_3kmh",
@@ -159,6 +160,7 @@ def test_compare_district_by_name_and_refusals(plans):
     assert "different areas" in str(err.value) and "funeral_homes" in str(err.value)
 
 
+@pytest.mark.slow  # over 3 s: out of `make check`, in `make test`
 def test_compare_command_writes_a_page_and_refuses_cleanly(plans, tmp_path):
     from typer.testing import CliRunner
 

@@ -1,5 +1,7 @@
 """Travel: hand-built (SYNTHETIC) graphs with known shortest paths, real Zhongguancun streets, readers, errors."""
 
+import dataclasses
+
 import geopandas as gpd
 import networkx as nx
 import numpy as np
@@ -91,6 +93,11 @@ def test_isochrones(l_graph):
     assert g.contains(shapely.Point(X0 + 550, Y0)) and not g.contains(shapely.Point(X0 + 600, Y0 + 300))
     circ = isochrones(straight_line(demand, sites), sites, ["s"]).to_crs(BEIJING_UTM).geometry.iloc[0]
     assert circ.area == pytest.approx(np.pi * (1000 / 1.2) ** 2, rel=0.01)
+    # a network built without its edge list (edges=None) draws the same reach from its graph
+    bare = dataclasses.replace(l_graph, edges=None)
+    assert bare.edge_pairs().tolist() == l_graph.edge_pairs().tolist()
+    g_bare = isochrones(tr, sites, ["s"], network=bare).to_crs(BEIJING_UTM).geometry.iloc[0]
+    assert g_bare.symmetric_difference(g).area == pytest.approx(0.0, abs=1e-3)
 
 
 def test_osm_xml_and_graphml_readers(tmp_path, l_graph):

@@ -350,6 +350,18 @@ def check_status(raw: RawResult, model: str, explain: Iterable[str] = ()) -> Non
     raise SolverError(f"{model}: solver {raw.solver} ended with status {raw.message!r}.")
 
 
+def weighted_bincount(x: npt.ArrayLike, weights: npt.ArrayLike, minlength: int = 0) -> npt.NDArray[np.float64]:
+    """``np.bincount`` with weights: the weight summed per non-negative integer of ``x`` (numpy's stubs say int)."""
+    return np.bincount(x, weights=weights, minlength=minlength).astype(np.float64, copy=False)
+
+
+def solved_values(raw: RawResult, model: str) -> npt.NDArray[np.float64]:
+    """The variable values of a solve that :func:`check_status` accepted (a :class:`SolverError` if there are none)."""
+    if raw.x is None:
+        raise SolverError(f"{model}: solver {raw.solver} ended ({raw.status}) without returning a plan.")
+    return raw.x
+
+
 def nearest_assignment(
     reach: sp.csr_matrix,
     cost: sp.csr_matrix | None,

@@ -31,6 +31,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -38,8 +40,15 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .._errors import ValidationError
-from ._milp import MILP, RawResult, _new_highs, pad_columns, relative_gap, solver_options, stack_rows
-from .base import SideConstraints, Solution, check_p, run
+from ..matrices import LabelledMatrix
+from ._milp import MILP, Block, RawResult, _new_highs, pad_columns, relative_gap, solver_options, stack_rows
+from .base import Prepared, SideConstraints, Solution, check_p, run, solved_values, weighted_bincount
+
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+IntArray = npt.NDArray[np.integer[Any]]
+#: what ``capacity`` may be: one number for every site, one per site in site order, or site id → capacity
+Capacity = float | npt.ArrayLike | dict[Any, float] | pd.Series
 
 #: coverage pairs up to which the rows x_ij ≤ y_j are added (they tighten the LP, and cost one row per pair)
 VUB_MAX_PAIRS = 200_000
@@ -49,7 +58,7 @@ VUB_MAX_PAIRS = 200_000
 LARGE_PAIRS = 50_000
 
 
-def _capacities(capacity, site_ids) -> npt.NDArray[np.float64]:
+def _capacities(capacity: Capacity, site_ids: npt.NDArray[Any]) -> FloatArray:
     m = len(site_ids)
     if isinstance(capacity, pd.Series | dict):
         c = pd.Series(capacity).reindex(site_ids)
@@ -59,11 +68,11 @@ def _capacities(capacity, site_ids) -> npt.NDArray[np.float64]:
             )
         K = c.to_numpy(float)
     else:
-        K = np.broadcast_to(np.asarray(capacity, dtype=float), (m,)).copy() if np.ndim(capacity) == 0 else None
-        if K is None:
-            K = np.asarray(capacity, dtype=float)
-            if K.shape != (m,):
-                raise ValidationError("`capacity`", [f"expected one capacity or {m} (one per site); got {K.shape}."])
+        K = np.asarray(capacity, dtype=float)
+        if K.ndim == 0:
+            K = np.full(m, float(K))
+        elif K.shape != (m,):
+            raise ValidationError("`capacity`", [f"expected one capacity or {m} (one per site); got {K.shape}."])
     if not np.isfinite(K).all() or (K < 0).any():
         raise ValidationError("`capacity`", ["capacities must be finite numbers ≥ 0 (people one site can serve)."])
     return K
@@ -112,15 +121,17 @@ def served_by(
     return float(a.sum()), flows
 
 
-def _greedy(P: sp.csr_matrix, w, K, p: int, required, allowed) -> npt.NDArray[np.bool_]:
+def _greedy(
+    P: sp.csr_matrix, w: FloatArray, K: FloatArray, p: int, required: BoolArray, allowed: BoolArray
+) -> BoolArray:
     """Open, one at a time, the site that can take the most unserved weight (min(K_j, unserved within reach)),
     serving rows in the order of the sparse column (the exact service is recomputed by the LP afterwards).
     """
     C = P.tocsc()
     left = w.astype(float).copy()
     chosen = required.copy()
-    for j in np.flatnonzero(required):
-        _take(C, left, K, j)
+    for r in np.flatnonzero(required):
+        _take(C, left, K, int(r))
     for _ in range(p):
         reach = np.asarray(C.T @ left).ravel()
         val = np.minimum(reach, K)
@@ -133,20 +144,25 @@ def _greedy(P: sp.csr_matrix, w, K, p: int, required, allowed) -> npt.NDArray[np
     return chosen
 
 
-def _take(C: sp.csc_matrix, left, K, j: int) -> None:
+def _take(C: sp.csc_matrix, left: FloatArray, K: FloatArray, j: int) -> None:
     rows = C.indices[C.indptr[j] : C.indptr[j + 1]]
-    cap = K[j]
+    cap = float(K[j])
     # serve the largest remaining demand first
     for i in rows[np.argsort(-left[rows])]:
-        a = min(cap, left[i])
+        a = min(cap, float(left[i]))
         left[i] -= a
         cap -= a
         if cap <= 0:
             break
 
 
-def _knapsack_values(P_csc: sp.csc_matrix, w, K, lam) -> npt.NDArray[np.float64]:
-    """v_j(λ): per site, a fractional knapsack over the rows it reaches (value (1-λ_i) per person, size w_i)."""
+def _knapsack_values(
+    P_csc: sp.csc_matrix, w: FloatArray, K: FloatArray, lam: FloatArray
+) -> tuple[FloatArray, tuple[IntArray, FloatArray]]:
+    """v_j(λ): per site, a fractional knapsack over the rows it reaches (value (1-λ_i) per person, size w_i).
+
+    Also returns the knapsacks' solution: the stored entries in the order they were taken, and the people taken.
+    """
     m = P_csc.shape[1]
     col = np.repeat(np.arange(m), np.diff(P_csc.indptr))
     rows = P_csc.indices
@@ -160,10 +176,22 @@ def _knapsack_values(P_csc: sp.csc_matrix, w, K, lam) -> npt.NDArray[np.float64]
     base = np.r_[0.0, cum][start][col_s]
     before = cum - ws - base  # weight taken before this entry in its column
     take = np.clip(K[col_s] - before, 0.0, ws)
-    return np.bincount(col_s, weights=take * val_s, minlength=m), (order, take)
+    return weighted_bincount(col_s, take * val_s, m), (order, take)
 
 
-def _lagrangian(P: sp.csr_matrix, w, K, p, required, allowed, lower, deadline, max_iter=1500, target_gap=0.0):
+def _lagrangian(
+    P: sp.csr_matrix,
+    w: FloatArray,
+    K: FloatArray,
+    p: int,
+    required: BoolArray,
+    allowed: BoolArray,
+    lower: float,
+    deadline: float | None,
+    max_iter: int = 1500,
+    target_gap: float = 0.0,
+) -> tuple[float, int]:
+    """The Lagrangian bound (module docstring) by subgradient steps from λ = 0.5, and the number of steps taken."""
     C = P.tocsc()
     C.sort_indices()
     n, m = P.shape
@@ -201,7 +229,16 @@ def _lagrangian(P: sp.csr_matrix, w, K, p, required, allowed, lower, deadline, m
     return best, it
 
 
-def _swap_search(P, w, K, x, required, allowed, deadline, n_try: int = 30):
+def _swap_search(
+    P: sp.csr_matrix,
+    w: FloatArray,
+    K: FloatArray,
+    x: BoolArray,
+    required: BoolArray,
+    allowed: BoolArray,
+    deadline: float,
+    n_try: int = 30,
+) -> tuple[BoolArray, int]:
     """First-improvement swaps: close the open site serving least, open the candidate with the most unserved weight
     within reach (capped at its capacity); each trial plan is evaluated exactly. Stops when ``n_try`` trials in a row
     fail or time runs out.
@@ -239,14 +276,14 @@ def _swap_search(P, w, K, x, required, allowed, deadline, n_try: int = 30):
 
 
 def capacitated_max_cover(
-    coverage,
-    weights=None,
+    coverage: Any,
+    weights: Any = None,
     p: int = 1,
     *,
-    capacity,
-    demand_ids=None,
-    site_ids=None,
-    existing=(),
+    capacity: Capacity,
+    demand_ids: npt.ArrayLike | None = None,
+    site_ids: npt.ArrayLike | None = None,
+    existing: Iterable[Any] = (),
     side: SideConstraints | None = None,
     method: str = "auto",
     solver: str | None = None,
@@ -283,7 +320,14 @@ def capacitated_max_cover(
     time_limit_s, mip_rel_gap = solver_options(time_limit_s, mip_rel_gap)
     t0 = time.perf_counter()
     deadline = t0 + time_limit_s
-    M, w, prep, R, allowed, reach = _prepare(coverage, weights, demand_ids, site_ids, side)
+    # coverage._prepare is untyped until the coverage rewrite types it (issue 15); its results are typed below
+    prepared = _prepare(coverage, weights, demand_ids, site_ids, side)  # type: ignore[no-untyped-call]
+    M: LabelledMatrix = prepared[0]
+    w: FloatArray = prepared[1]
+    prep: Prepared = prepared[2]
+    R: sp.csr_matrix = prepared[3]
+    allowed: BoolArray = prepared[4]
+    reach: BoolArray = prepared[5]
     K = _capacities(capacity, M.col_ids)
     n_req = int(prep.required.sum())
     p = check_p(p, int(allowed.sum()), n_req)
@@ -299,11 +343,10 @@ def capacitated_max_cover(
     p_lo = min(p, int((upper[~prep.required] > 0).sum())) if not prep.rows else p
     x0 = _greedy(U, wu, K, p_lo, prep.required.copy(), upper > 0) if not prep.rows else None
     pairs = U.nnz
-    heuristic = method == "heuristic" or (method == "auto" and pairs > LARGE_PAIRS)
-    if heuristic and prep.rows:
-        heuristic = False
+    # side constraints need the MIP; without them the greedy plan x0 exists
+    heuristic = not prep.rows and (method == "heuristic" or (method == "auto" and pairs > LARGE_PAIRS))
     notes: list[str] = []
-    if heuristic:
+    if heuristic and x0 is not None:
         x0, n_swaps = _swap_search(U, wu, K, x0, prep.required, upper > 0, t0 + 0.3 * time_limit_s)
         lower, _ = served_by(U, wu, K, x0)
         t1 = time.perf_counter()
@@ -335,7 +378,7 @@ def capacitated_max_cover(
         # columns: y (m), x_e (ne); rows: Σ_e∈i x_e ≤ 1; Σ_e∈j w_i x_e − K_j y_j ≤ 0; x_e − y_j ≤ 0; count
         Ri = sp.csr_matrix((np.ones(ne), (r, np.arange(ne))), shape=(nu, ne))
         Rj = sp.csr_matrix((wu[r], (c, np.arange(ne))), shape=(m, ne))
-        blocks = [
+        blocks: list[Block] = [
             (sp.hstack([sp.csr_matrix((nu, m)), Ri], format="csr"), -math.inf, 1.0),
             (sp.hstack([-sp.diags(K), Rj], format="csr"), -math.inf, 0.0),
         ]
@@ -373,9 +416,9 @@ def capacitated_max_cover(
             mip_rel_gap=mip_rel_gap,
             warm_start=ws,
         )
-        x = raw.x[:m] > 0.5
+        x = solved_values(raw, "capacitated_max_cover")[:m] > 0.5
         cap_bound = float(K[prep.required].sum() + np.sort(K[(upper > 0) & ~prep.required])[::-1][:p].sum())
-        if raw.bound is not None and cap_bound < raw.bound:
+        if raw.bound is not None and raw.objective is not None and cap_bound < raw.bound:
             # the open sites cannot serve more than their capacities (HiGHS may stop before its bound is below this)
             raw.bound = max(cap_bound, raw.objective)
             raw.gap = relative_gap(raw.objective, raw.bound)
@@ -413,21 +456,25 @@ def capacitated_max_cover(
     )
 
 
-def _allocation(flows_u: sp.csr_matrix, row_code, keep, w, wu, M) -> pd.DataFrame:
+def _allocation(
+    flows_u: sp.csr_matrix, row_code: IntArray, keep: BoolArray, w: FloatArray, wu: FloatArray, M: LabelledMatrix
+) -> pd.DataFrame:
     """Served people per (original demand row, site): a merged row's service is shared in proportion to weight."""
     fu = flows_u.tocoo()
     kept = np.flatnonzero(keep)
     # original rows of each merged row
     by_code = pd.Series(kept).groupby(row_code).apply(list)
-    rows, sites, amounts = [], [], []
+    row_list: list[int] = []
+    site_list: list[int] = []
+    amounts: list[float] = []
     for u, j, a in zip(fu.row, fu.col, fu.data, strict=True):
         if a <= 1e-9:
             continue
         for i in by_code[u]:
-            rows.append(i)
-            sites.append(j)
+            row_list.append(i)
+            site_list.append(int(j))
             amounts.append(a * w[i] / wu[u])
-    rows, sites = np.asarray(rows, dtype=int), np.asarray(sites, dtype=int)
+    rows, sites = np.asarray(row_list, dtype=int), np.asarray(site_list, dtype=int)
     return pd.DataFrame(
         {
             "demand_id": M.row_ids[rows] if len(rows) else [],

@@ -35,20 +35,40 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterable
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import scipy.sparse as sp
 
 from .._errors import InfeasibleModelError, ValidationError
 from .._validate import fmt_ids
-from ._milp import MILP, RawResult, pad_columns, solver_options, stack_rows
-from .base import SideConstraints, Solution, as_matrix, as_weights, check_p, nearest_assignment, prepare_sides, run
+from ..matrices import LabelledMatrix
+from ._milp import MILP, Block, RawResult, pad_columns, solver_options, stack_rows
+from .base import (
+    Prepared,
+    SideConstraints,
+    Solution,
+    as_matrix,
+    as_weights,
+    check_p,
+    nearest_assignment,
+    prepare_sides,
+    run,
+    solved_values,
+    weighted_bincount,
+)
 from .coverage import _with_existing, set_cover
 
+FloatArray = npt.NDArray[np.floating[Any]]  # float64 in practice; numpy's stubs widen arithmetic results
+BoolArray = npt.NDArray[np.bool_]
+IntArray = npt.NDArray[np.integer[Any]]
 
-def _dense_costs(C: sp.csr_matrix, missing: float) -> np.ndarray | None:
+
+def _dense_costs(C: sp.csr_matrix, missing: float) -> FloatArray | None:
     """A dense copy of the costs (``missing`` where a site cannot serve), for matrices up to 2·10⁷ entries."""
     n, m = C.shape
     if n * m > 2e7:
@@ -59,7 +79,7 @@ def _dense_costs(C: sp.csr_matrix, missing: float) -> np.ndarray | None:
     return D
 
 
-def _nearest_costs(C: sp.csr_matrix, open_mask, missing: float = np.inf) -> np.ndarray:
+def _nearest_costs(C: sp.csr_matrix, open_mask: BoolArray, missing: float = np.inf) -> FloatArray:
     """Each demand row's cost to its nearest open site (``missing`` if no open site reaches it)."""
     vals = np.where(open_mask[C.indices], C.data, np.inf)
     out = np.full(C.shape[0], np.inf)
@@ -70,7 +90,15 @@ def _nearest_costs(C: sp.csr_matrix, open_mask, missing: float = np.inf) -> np.n
     return out
 
 
-def _greedy_median(C: sp.csr_matrix, w, p: int, required, allowed, penalty: float, deadline=math.inf):
+def _greedy_median(
+    C: sp.csr_matrix,
+    w: FloatArray,
+    p: int,
+    required: BoolArray,
+    allowed: BoolArray,
+    penalty: float,
+    deadline: float = math.inf,
+) -> BoolArray | None:
     """Greedy add: open, ``p`` times, the site that saves most weighted cost (an unserved demand costs ``penalty``).
 
     Works on the stored pairs only, so its cost is ``p`` passes over the non-zeros. Returns the open-site mask.
@@ -98,7 +126,7 @@ def _greedy_median(C: sp.csr_matrix, w, p: int, required, allowed, penalty: floa
     return chosen
 
 
-def _two_nearest(D: np.ndarray, open_: np.ndarray):
+def _two_nearest(D: FloatArray, open_: IntArray) -> tuple[FloatArray, FloatArray, IntArray]:
     """Each demand's nearest and second-nearest cost among the open sites, and its nearest site."""
     Do = D[:, open_]
     if len(open_) == 1:
@@ -110,7 +138,15 @@ def _two_nearest(D: np.ndarray, open_: np.ndarray):
     return np.minimum(a, b), np.maximum(a, b), open_[first]
 
 
-def _interchange(D: np.ndarray, w, required, allowed, start, max_passes: int = 50, deadline=math.inf):
+def _interchange(
+    D: FloatArray,
+    w: FloatArray,
+    required: BoolArray,
+    allowed: BoolArray,
+    start: BoolArray,
+    max_passes: int = 50,
+    deadline: float = math.inf,
+) -> BoolArray:
     """Interchange (Teitz & Bart 1968) from the plan ``start``, on dense costs ``D`` in which a pair that cannot be
     served carries a prohibitive cost: each open site in turn is swapped for the free site that lowers the total
     cost most, if any does; passes repeat until none improves or ``deadline``.
@@ -144,7 +180,7 @@ def _interchange(D: np.ndarray, w, required, allowed, start, max_passes: int = 5
     return chosen
 
 
-def _plan_cost(C: sp.csr_matrix, w, open_mask) -> float:
+def _plan_cost(C: sp.csr_matrix, w: FloatArray, open_mask: BoolArray) -> float:
     """Σ weight × cost to the nearest open site (inf if some weighted demand has none within reach)."""
     pos = w > 0
     return float(w[pos] @ _nearest_costs(C, open_mask)[pos])
@@ -167,7 +203,7 @@ class _Lagrangian:
     ``C`` holds only rows of positive weight ``w``.
     """
 
-    def __init__(self, C: sp.csr_matrix, w):
+    def __init__(self, C: sp.csr_matrix, w: FloatArray) -> None:
         self.C = C
         self.n, self.m = C.shape
         self.row = np.repeat(np.arange(self.n), np.diff(C.indptr))
@@ -177,25 +213,26 @@ class _Lagrangian:
         # up to 5·10⁶ pairs, a dense copy of the weighted costs (inf where a site cannot serve): each step is then a
         # few contiguous passes instead of scattered ones (measured 10× faster on a 900 × 900 graph)
         # stored site × demand, so that each step runs along contiguous rows into one reused buffer
-        self.WT = None
+        self.WT: FloatArray | None = None
         if self.n * self.m <= 5e6:
             self.WT = np.full((self.m, self.n), np.inf)
             self.WT[self.col, self.row] = self.wd
             self._buf = np.empty_like(self.WT)
 
-    def _reduced(self, u):
+    def _reduced(self, u: FloatArray) -> tuple[FloatArray, FloatArray]:
         """ρ_j(u) for every site and, for the subgradient, the site × demand "worth assigning" test."""
         if self.WT is not None:
             red = np.subtract(self.WT, u, out=self._buf)
             np.minimum(red, 0.0, out=red)
             return red.sum(axis=1), red
         red = np.minimum(0.0, self.wd - u[self.row])
-        return np.bincount(self.col, weights=red, minlength=self.m), red
+        return weighted_bincount(self.col, red, self.m), red
 
-    def _subgradient(self, red, open_):
+    def _subgradient(self, red: FloatArray, open_: BoolArray) -> FloatArray:
         if self.WT is not None:
-            return 1.0 - (red[np.flatnonzero(open_)] < 0).sum(axis=0)
-        return 1.0 - np.bincount(self.row, weights=((red < 0) & open_[self.col]).astype(float), minlength=self.n)
+            assigned: IntArray = (red[np.flatnonzero(open_)] < 0).sum(axis=0)  # open sites each demand is worth
+            return 1.0 - assigned
+        return 1.0 - weighted_bincount(self.row, ((red < 0) & open_[self.col]).astype(float), self.n)
 
     def start(self) -> np.ndarray:
         """Each demand's cheapest weighted cost: the multipliers whose bound is that of opening every site."""
@@ -205,21 +242,21 @@ class _Lagrangian:
 
     def solve(
         self,
-        p,
-        required,
-        free,
-        u,
-        target,
-        slack,
+        p: int,
+        required: BoolArray,
+        free: BoolArray,
+        u: FloatArray,
+        target: float,
+        slack: float,
         *,
-        max_iter,
-        patience,
-        lam=2.0,
-        site_lb=None,
-        plans=0,
-        D=None,
-        deadline=math.inf,
-    ):
+        max_iter: int,
+        patience: int,
+        lam: float = 2.0,
+        site_lb: FloatArray | None = None,
+        plans: int = 0,
+        D: FloatArray | None = None,
+        deadline: float = math.inf,
+    ) -> tuple[float, FloatArray, list[BoolArray], float]:
         """Raise the bound from multipliers ``u`` until it is within ``slack`` of ``target`` or the steps die out.
 
         ``site_lb`` (if given) is raised in place to the best per-site bound seen. With ``plans`` (a number) every
@@ -228,7 +265,7 @@ class _Lagrangian:
         """
         free_idx, req_idx = np.flatnonzero(free), np.flatnonzero(required)
         best, best_u, best_cost = -np.inf, u, np.inf
-        pool: dict[bytes, tuple[float, np.ndarray]] = {}
+        pool: dict[bytes, tuple[float, IntArray]] = {}
         stall = 0
         for _ in range(max_iter):
             rho, red = self._reduced(u)
@@ -263,9 +300,9 @@ class _Lagrangian:
                 break
             u = u + lam * (goal - L) / gg * g
         found = []
-        for _, chosen in sorted(pool.values(), key=lambda v: v[0])[:plans]:
+        for _, plan_sites in sorted(pool.values(), key=lambda v: v[0])[:plans]:
             mask = required.copy()
-            mask[chosen] = True
+            mask[plan_sites] = True
             found.append(mask)
         return best, best_u, found, best_cost
 
@@ -276,16 +313,31 @@ class _Lagrangian:
 _BB_PATIENCE, _BB_LAM_MIN, _BB_MAX_ITER, _ROOT_PATIENCE = 4, 0.05, 60, 10
 
 
-def _dual_at_node(WT, DT, w, u, req, fr, k: int, target: float, slack: float, lam: float, max_iter: int, deadline):
+def _dual_at_node(
+    WT: FloatArray,
+    DT: FloatArray,
+    w: FloatArray,
+    u: FloatArray,
+    req: IntArray,
+    fr: IntArray,
+    k: int,
+    target: float,
+    slack: float,
+    lam: float,
+    max_iter: int,
+    deadline: float,
+) -> tuple[float, FloatArray, FloatArray, FloatArray, IntArray | None, float]:
     """The Lagrangian dual of one branch-and-bound node by subgradient steps on dense arrays.
 
     ``WT`` holds weighted costs site × demand (``inf`` where a site cannot serve), ``DT`` the costs; rows are the
     node's sites, ``req`` (indices) forced open, ``fr`` (indices) free, of which ``k`` open. Returns ``(bound,
     multipliers, per-free-site bounds on the plans that open it, the same on the plans that close it, cheapest
-    relaxed plan (indices), its cost)``.
+    relaxed plan (indices) or None, its cost)``; a per-site bound of −inf says nothing.
     """
-    best, best_u, best_site, best_close = -np.inf, u, None, None
-    plan, plan_cost = None, np.inf
+    best, best_u = -np.inf, u
+    best_site, best_close = np.full(len(fr), -np.inf), np.full(len(fr), -np.inf)
+    plan: IntArray | None = None
+    plan_cost = np.inf
     stall = 0
     red = np.empty_like(WT)
     for it in range(max_iter):
@@ -323,8 +375,18 @@ def _dual_at_node(WT, DT, w, u, req, fr, k: int, target: float, slack: float, la
 
 
 def _branch_and_bound(
-    C: sp.csr_matrix, w, p: int, required, free, u, ub: float, best, integral: bool, deadline, gap: float = 0.0
-):
+    C: sp.csr_matrix,
+    w: FloatArray,
+    p: int,
+    required: BoolArray,
+    free: BoolArray,
+    u: FloatArray,
+    ub: float,
+    best: BoolArray,
+    integral: bool,
+    deadline: float,
+    gap: float = 0.0,
+) -> tuple[BoolArray, float, float, bool, int]:
     """Depth-first Lagrangian branch and bound over the sites ``free`` (Beasley 1985; 1993, EJOR 65:383–399).
 
     Each node re-optimises the Lagrangian dual (warm-started from its parent's multipliers) with its forced-open
@@ -343,16 +405,19 @@ def _branch_and_bound(
     DT[Cc.col, Cc.row] = Cc.data
     WT = DT * w
 
-    def _slack_gap(cost):
+    def _slack_gap(cost: float) -> float:
         return max(_slack(cost, integral), gap * abs(cost))
 
     slack = _slack_gap(ub)
     low = math.inf  # the least bound of every subtree closed so far
     nodes = 0
     n_req = int(required.sum())
-    stack = [(required.copy(), free.copy(), u, -math.inf, 2.0)]
+    # nodes to explore: (forced open, free, multipliers to start from, parent's bound, first step size)
+    stack: list[tuple[BoolArray, BoolArray, FloatArray, float, float]] = [
+        (required.copy(), free.copy(), u, -math.inf, 2.0)
+    ]
 
-    def leaf(plan):
+    def leaf(plan: BoolArray) -> None:
         nonlocal ub, best, slack, low
         cost = float(w @ DT[plan].min(axis=0))
         low = min(low, cost)
@@ -418,14 +483,14 @@ def _branch_and_bound(
 
 
 def p_median(
-    costs,
-    weights=None,
+    costs: Any,
+    weights: Any = None,
     p: int = 1,
     *,
-    demand_ids=None,
-    site_ids=None,
-    existing=(),
-    capacities=None,
+    demand_ids: npt.ArrayLike | None = None,
+    site_ids: npt.ArrayLike | None = None,
+    existing: Iterable[Any] = (),
+    capacities: npt.ArrayLike | pd.Series | None = None,
     side: SideConstraints | None = None,
     solver: str | None = None,
     time_limit_s: float | None = None,
@@ -480,9 +545,10 @@ def p_median(
     keep = allowed[coo.col] & (w[coo.row] > 0)
     integral = bool(np.all(coo.data[keep] == np.round(coo.data[keep])) and np.all(w == np.round(w)))
     t_build = time.perf_counter() - t0  # "seconds" below: heuristics, bounds and solver together
-    size: dict = {"demand_rows": n, "sites": m}
+    size: dict[str, Any] = {"demand_rows": n, "sites": m}
     fixed = np.zeros(m, dtype=bool)
-    lag_bound, ub, slack, y0 = -math.inf, math.inf, 0.0, None
+    lag_bound, ub, slack = -math.inf, math.inf, 0.0
+    y0: BoolArray | None = None
     bb_ran = False
     # heuristics and bounds get at most 40% of the time limit (the first interchange 15%, the Lagrangian dual
     # up to 30%); the solver has the rest
@@ -566,9 +632,9 @@ def p_median(
             branch_and_bound_finished=bb_done,
         )
     proven = y0 is not None and (lag_bound > ub - slack or ub - lag_bound <= mip_rel_gap * abs(ub))
-    if proven or bb_ran:
+    if y0 is not None and (proven or bb_ran):
         # the best plan meets the Lagrangian bound (within the gap asked for), or the branch and bound ran out of
-        # time with a valid bound: no MIP
+        # time with a valid bound: no MIP (both need the plan y0)
         bound = None if not math.isfinite(lag_bound) else math.ceil(lag_bound - 1e-6) if integral else lag_bound
         how = "Lagrangian branch and bound" if bb_ran else "Lagrangian bound"
         raw = RawResult("optimal" if proven else "time_limit", None, ub, bound, None, 0.0, f"interchange + {how}")
@@ -599,7 +665,7 @@ def p_median(
         # the time limit covers the whole call: the solver gets what the bounds and heuristics left
         left = max(1.0, time_limit_s - (time.perf_counter() - t0))
         raw = run(milp, name="p_median", solver=solver, time_limit_s=left, mip_rel_gap=mip_rel_gap, warm_start=ws)
-        y = raw.x[:m] > 0.5
+        y = solved_values(raw, "p_median")[:m] > 0.5
         if y0 is not None and ub < _plan_cost(C, w, y):
             y = y0  # a solver that ignored the start and stopped early: keep the better plan
         if raw.bound is not None:
@@ -628,7 +694,20 @@ def p_median(
     )
 
 
-def _radius_model(c, level_of_pair, lvl_row, lvl_dist, lvl_rank, n_levels, w, m, p, prep, integral, y0):
+def _radius_model(
+    c: IntArray,
+    level_of_pair: IntArray,
+    lvl_row: IntArray,
+    lvl_dist: FloatArray,
+    lvl_rank: IntArray,
+    n_levels: IntArray,
+    w: FloatArray,
+    m: int,
+    p: int,
+    prep: Prepared,
+    integral: bool,
+    y0: BoolArray | None,
+) -> tuple[MILP, npt.NDArray[np.float64] | None]:
     """The incremental radius formulation: one constraint per (demand, distinct distance) level."""
     kept = np.ones(len(lvl_row), dtype=bool)
     last_kept = lvl_rank == n_levels[lvl_row] - 1
@@ -658,7 +737,7 @@ def _radius_model(c, level_of_pair, lvl_row, lvl_dist, lvl_rank, n_levels, w, m,
     )
     lo_lvl = np.where(lvl_rank[kept] == 0, 1.0, 0.0)
     count_row = sp.csr_matrix(np.r_[(~prep.required).astype(float), np.zeros(nz)][None, :])
-    blocks = [(A_lvl, lo_lvl, math.inf), (count_row, p, p)]
+    blocks: list[Block] = [(A_lvl, lo_lvl, math.inf), (count_row, p, p)]
     blocks += pad_columns(prep.rows, nz)
     A, rl, ru = stack_rows(blocks, m + nz)
     milp = MILP(
@@ -686,13 +765,23 @@ def _radius_model(c, level_of_pair, lvl_row, lvl_dist, lvl_rank, n_levels, w, m,
     return milp, ws
 
 
-def _p_median_capacitated(M, w, p, capacities, prep, solver, time_limit_s, mip_rel_gap, t0) -> Solution:
+def _p_median_capacitated(
+    M: LabelledMatrix,
+    w: FloatArray,
+    p: int,
+    capacities: npt.ArrayLike | pd.Series,
+    prep: Prepared,
+    solver: str | None,
+    time_limit_s: float | None,
+    mip_rel_gap: float | None,
+    t0: float,
+) -> Solution:
     n, m = M.shape
     if isinstance(capacities, pd.Series):
-        cap = capacities.reindex(M.col_ids)
-        if cap.isna().any():
-            raise ValidationError("`capacities`", [f"no capacity for {int(cap.isna().sum())} site(s)."])
-        cap = cap.to_numpy(float)
+        by_site = capacities.reindex(M.col_ids)
+        if by_site.isna().any():
+            raise ValidationError("`capacities`", [f"no capacity for {int(by_site.isna().sum())} site(s)."])
+        cap = by_site.to_numpy(float)
     else:
         cap = np.asarray(capacities, dtype=float)
         if cap.shape != (m,):
@@ -729,7 +818,7 @@ def _p_median_capacitated(M, w, p, capacities, prep, solver, time_limit_s, mip_r
     )
     count_row = sp.csr_matrix(np.r_[(~prep.required).astype(float), np.zeros(k)][None, :])
     has = w > 0
-    blocks = [(assign[has], 1.0, 1.0), (link, -math.inf, 0.0), (capr, -math.inf, 0.0), (count_row, p, p)]
+    blocks: list[Block] = [(assign[has], 1.0, 1.0), (link, -math.inf, 0.0), (capr, -math.inf, 0.0), (count_row, p, p)]
     blocks += pad_columns(prep.rows, k)
     A, rl, ru = stack_rows(blocks, m + k)
     milp = MILP(
@@ -750,8 +839,8 @@ def _p_median_capacitated(M, w, p, capacities, prep, solver, time_limit_s, mip_r
         mip_rel_gap=mip_rel_gap,
         explain=["capacities, p and the travel limit together leave some demand without a site that has room"],
     )
-    y = raw.x[:m] > 0.5
-    xv = raw.x[m:]
+    x = solved_values(raw, "p_median (capacitated)")
+    y, xv = x[:m] > 0.5, x[m:]
     # assignment: each demand to the site carrying most of it
     frame = pd.DataFrame({"row": r, "col": c, "x": xv, "cost": d})
     frame = frame[frame["x"] > 1e-6].sort_values(["row", "x"], ascending=[True, False]).drop_duplicates("row")
@@ -768,7 +857,7 @@ def _p_median_capacitated(M, w, p, capacities, prep, solver, time_limit_s, mip_r
     return Solution(
         "p_median",
         raw.status,
-        float(raw.objective),
+        math.fsum(w[r] * d * xv),  # Σ weight × cost × share of each pair, summed exactly
         raw.bound,
         raw.gap,
         raw.seconds,
@@ -784,12 +873,12 @@ def _p_median_capacitated(M, w, p, capacities, prep, solver, time_limit_s, mip_r
 
 
 def p_center(
-    costs,
+    costs: Any,
     p: int = 1,
     *,
-    demand_ids=None,
-    site_ids=None,
-    existing=(),
+    demand_ids: npt.ArrayLike | None = None,
+    site_ids: npt.ArrayLike | None = None,
+    existing: Iterable[Any] = (),
     side: SideConstraints | None = None,
     solver: str | None = None,
     time_limit_s: float | None = None,
