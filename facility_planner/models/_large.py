@@ -30,7 +30,8 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from ._milp import MILP, solve_milp, stack_rows
+from ._milp import MILP, Block, solve_milp, stack_rows
+from .base import weighted_bincount
 
 
 def _covered(U: sp.csr_matrix, wu: npt.NDArray[np.float64], x: npt.NDArray[np.bool_]) -> float:
@@ -43,7 +44,21 @@ def group_cover(
 ) -> npt.NDArray[np.float64]:
     """Covered weight per group (rows with code -1 belong to no group)."""
     has = codes >= 0
-    return np.bincount(codes[has], weights=np.where(covered, wu, 0.0)[has], minlength=n_groups)
+    return weighted_bincount(codes[has], np.where(covered, wu, 0.0)[has], n_groups)
+
+
+def meets_minima(
+    U: sp.csr_matrix,
+    wu: npt.NDArray[np.float64],
+    x: npt.NDArray[np.bool_],
+    codes: npt.NDArray[np.int64] | None,
+    need: npt.NDArray[np.float64] | None,
+) -> bool:
+    """Whether the plan ``x`` covers every group's minimum (always true without minima)."""
+    if codes is None or need is None:
+        return True
+    covered = np.asarray(U @ x.astype(float)).ravel() > 0
+    return bool(np.all(group_cover(covered, wu, codes, len(need)) >= need - 1e-9))
 
 
 def _exclusive(
@@ -104,7 +119,7 @@ def repair_groups(
         Lg = sp.csr_matrix((wu[rows1][hr], (kcol[hr], codes[rows1][hr])), shape=(len(opens), n_groups)).toarray()
         col = UT.indices[UT.indptr[j] : UT.indptr[j + 1]]
         hc = has[col]
-        gain_g = np.bincount(codes[col][hc], weights=np.where(covered[col], 0.0, wu[col])[hc], minlength=n_groups)
+        gain_g = weighted_bincount(codes[col][hc], np.where(covered[col], 0.0, wu[col])[hc], n_groups)
         after = gc + gain_g
         ok = np.all((after[None, :] - Lg >= need[None, :] - 1e-9) | (Lg == 0), axis=1)
         if not ok.any():
@@ -138,8 +153,7 @@ def swap_local_search(
     UT = U.T.tocsr()
     n = U.shape[0]
     x = x.copy()
-    groups = codes is not None and need is not None
-    n_groups = len(need) if groups else 0
+    mins = (codes, need) if codes is not None and need is not None else None
     swaps = 0
     while swaps < max_swaps and (deadline is None or time.perf_counter() < deadline):
         opens = np.flatnonzero(x)
@@ -167,21 +181,21 @@ def swap_local_search(
             break
         order = np.flatnonzero(ok)[np.argsort(-cand_val[ok])]
         done = False
-        if not groups:
+        if mins is None:
             b = order[0]
             x[opens[cand_k[b]]] = False
             x[cand_j[b]] = True
             done = True
         else:
-            covered = cnt > 0
-            base = group_cover(covered, wu, codes, n_groups)
+            gcodes, gneed = mins
+            base = group_cover(cnt > 0, wu, gcodes, len(gneed))
             for b in order[:50]:
                 y = x.copy()
                 y[opens[cand_k[b]]] = False
                 y[cand_j[b]] = True
                 cov_new = np.asarray(U @ y.astype(float)).ravel() > 0
-                gc = group_cover(cov_new, wu, codes, n_groups)
-                if np.all((gc >= need - 1e-9) | (gc >= base - 1e-9)):
+                gc = group_cover(cov_new, wu, gcodes, len(gneed))
+                if np.all((gc >= gneed - 1e-9) | (gc >= base - 1e-9)):
                     x = y
                     done = True
                     break
@@ -362,7 +376,7 @@ def _window_model(
     nr, nc = Sub.shape
     z_now = np.asarray(Sub @ x[widx].astype(float)).ravel() > 0
     cur = float(wu[rows][z_now].sum())
-    blocks = [
+    blocks: list[Block] = [
         (sp.hstack([-Sub, sp.identity(nr, format="csr")], format="csr"), -math.inf, 0.0),
         (sp.csr_matrix(np.r_[np.ones(nc), np.zeros(nr)][None, :]), k, k),
     ]
@@ -493,10 +507,8 @@ def region_search(
                     value = _covered(U, wu, cand)
                     if value <= best + 1e-9:
                         continue
-                    if gcodes is not None and gneed is not None:
-                        cov = np.asarray(U @ cand.astype(float)).ravel() > 0
-                        if not np.all(group_cover(cov, wu, gcodes, len(gneed)) >= gneed - 1e-9):
-                            continue
+                    if not meets_minima(U, wu, cand, gcodes, gneed):
+                        continue
                     x, best = cand, value
                     improved += 1
     return x, improved, tried
@@ -531,7 +543,6 @@ def window_search(
     UT = C.T.tocsr()
     overlap = (UT @ U).tocsr()
     overlap.data[:] = 1
-    groups = codes is not None and need is not None
     x = x.copy()
     integral = bool(np.all(wu == np.round(wu)))
     improved = tried = 0
@@ -561,7 +572,7 @@ def window_search(
                 idx = np.sort(np.random.default_rng(int(s)).choice(idx, room, replace=False))
             win[idx] = True
         widx = np.flatnonzero(win & free)
-        wm = _window_model(U, C, wu, x, widx, codes if groups else None, need if groups else None, integral)
+        wm = _window_model(U, C, wu, x, widx, codes, need, integral)
         if wm is None:
             continue
         milp, rows, Sub, z_now, cur, k = wm
@@ -579,10 +590,8 @@ def window_search(
         if int(y.sum()) == k and float(wu[rows][z].sum()) > cur + 1e-9:
             cand = x.copy()
             cand[widx] = y
-            if groups:
-                cov = np.asarray(U @ cand.astype(float)).ravel() > 0
-                if not np.all(group_cover(cov, wu, codes, len(need)) >= need - 1e-9):
-                    continue
+            if not meets_minima(U, wu, cand, codes, need):
+                continue
             x = cand
             improved += 1
             last_pass_improved = True

@@ -321,7 +321,7 @@ def capacitated_max_cover(
     t0 = time.perf_counter()
     deadline = t0 + time_limit_s
     # coverage._prepare is untyped until the coverage rewrite types it (issue 15); its results are typed below
-    prepared = _prepare(coverage, weights, demand_ids, site_ids, side)  # type: ignore[no-untyped-call]
+    prepared = _prepare(coverage, weights, demand_ids, site_ids, side)
     M: LabelledMatrix = prepared[0]
     w: FloatArray = prepared[1]
     prep: Prepared = prepared[2]

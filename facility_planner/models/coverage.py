@@ -58,7 +58,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .. import settings
-from .._errors import InfeasibleModelError, ValidationError
+from .._errors import InfeasibleModelError, SolverError, ValidationError
 from ..matrices import LabelledMatrix
 from ._large import (
     _covered,
@@ -70,7 +70,7 @@ from ._large import (
     swap_local_search,
     window_search,
 )
-from ._milp import MILP, RawResult, lp_dive, pad_columns, relative_gap, solver_options, stack_rows
+from ._milp import MILP, Block, RawResult, lp_dive, pad_columns, relative_gap, solver_options, stack_rows
 from .base import (
     Prepared,
     SideConstraints,
@@ -81,6 +81,8 @@ from .base import (
     nearest_assignment,
     prepare_sides,
     run,
+    solved_values,
+    weighted_bincount,
 )
 
 
@@ -93,14 +95,13 @@ def merge_identical_rows(
     """
     R = R.tocsr()
     R.sort_indices()
-    keys = [R.indices[R.indptr[i] : R.indptr[i + 1]].tobytes() for i in range(R.shape[0])]
+    keys: list[object] = [R.indices[R.indptr[i] : R.indptr[i + 1]].tobytes() for i in range(R.shape[0])]
     if labels is not None:
         keys = [(k, lab) for k, lab in zip(keys, np.asarray(labels).tolist(), strict=True)]
     codes, _uniq = pd.factorize(pd.Series(keys, dtype=object))
     first = np.unique(codes, return_index=True)[1]
     U = R[first]
-    wu = np.bincount(codes, weights=w, minlength=len(first))
-    return U, wu, codes
+    return U, weighted_bincount(codes, w, len(first)), codes.astype(np.int64)
 
 
 def dominated_columns(U: sp.csr_matrix) -> npt.NDArray[np.bool_]:
@@ -180,7 +181,11 @@ def _finish(
     assignment = nearest_assignment(M.matrix, M.matrix, open_mask, M.row_ids, M.col_ids)
     selected = list(M.col_ids[open_mask])
     existing = list(M.col_ids[open_mask & prep.required])
-    objective = float(raw.objective if objective is None else objective)
+    if objective is None:
+        objective = raw.objective
+    if objective is None:
+        raise SolverError(f"{model_name}: solver {raw.solver} ended ({raw.status}) without an objective value.")
+    objective = float(objective)
     gap = raw.gap if raw.bound is None else relative_gap(objective, raw.bound)
     return Solution(
         model=model_name,
@@ -360,7 +365,7 @@ def max_cover(
         use_lagrangian = False  # the Lagrangian needs a plain count constraint and a feasible start
     notes = []
     t_build = time.perf_counter() - t0
-    if use_lagrangian:
+    if use_lagrangian and x0 is not None:
         # improve the plan: regions re-planned from their LP relaxation by a dive, then small windows re-solved
         # exactly (together about half the time); then bound it
         x0, n_regions_better, n_regions = region_search(
@@ -376,7 +381,7 @@ def max_cover(
         lower = float(wu[np.asarray(U @ x0.astype(float)).ravel() > 0].sum())
         t1 = time.perf_counter()
         # the group minima stay in the Lagrangian subproblem (a knapsack per group), so this bounds the plan asked for
-        bkw = {"codes": mins[0], "need": mins[1] - 1e-9} if mins is not None else {}
+        bkw: dict[str, Any] = {"codes": mins[0], "need": mins[1] - 1e-9} if mins is not None else {}
         bound, iters, _ = lagrangian_bound(
             U, wu, p_lo, prep.required, upper > 0, lower, deadline=deadline, target_gap=mip_rel_gap, **bkw
         )
@@ -413,7 +418,7 @@ def max_cover(
     else:
         A_link = sp.hstack([-U, sp.identity(nu, format="csr")], format="csr")  # z_k - Σ x_j ≤ 0
         count_row = sp.csr_matrix(np.r_[(~prep.required).astype(float), np.zeros(nu)][None, :])
-        blocks = [(A_link, -math.inf, 0.0), (count_row, p_lo, p)]
+        blocks: list[Block] = [(A_link, -math.inf, 0.0), (count_row, p_lo, p)]
         gi = np.flatnonzero(mins[1] > 0) if mins is not None else np.zeros(0, np.int64)
         if mins is not None:
             cu, need = mins
@@ -511,7 +516,7 @@ def max_cover(
                 bound = max(dive_bound, raw.objective)
                 gap = relative_gap(raw.objective, bound)
                 raw = replace(raw, bound=bound, gap=gap, status="optimal" if gap <= mip_rel_gap else raw.status)
-        x = raw.x[:m]
+        x = solved_values(raw, "max_cover")[:m]
     covered = np.asarray(R @ (x > 0.5)).ravel() > 0
     covered_w = float(w[covered].sum())
     if p_lo < p:
@@ -522,7 +527,7 @@ def max_cover(
             "are out of reach of every allowed site"
         )
     size = {"demand_rows": M.shape[0], "merged_rows": nu, "sites": m, "nnz": int(M.matrix.nnz)}
-    extra = {
+    extra: dict[str, Any] = {
         "covered_weight": covered_w,
         "total_weight": total,
         "covered_share": covered_w / total if total else 0.0,
@@ -628,10 +633,10 @@ def _groups(
         if arr.shape != (n,):
             raise ValidationError("`groups`", [f"expected one label per demand row ({n}); got shape {arr.shape}."])
         lab = pd.Series(arr)
-    codes, labels = pd.factorize(lab, use_na_sentinel=True)
-    labels = list(labels)
-    weight = np.bincount(codes[codes >= 0], weights=w[codes >= 0], minlength=len(labels))
-    reach_w = np.bincount(codes[(codes >= 0) & reach], weights=w[(codes >= 0) & reach], minlength=len(labels))
+    codes, uniques = pd.factorize(lab, use_na_sentinel=True)
+    labels = list(uniques)
+    weight = weighted_bincount(codes[codes >= 0], w[codes >= 0], len(labels))
+    reach_w = weighted_bincount(codes[(codes >= 0) & reach], w[(codes >= 0) & reach], len(labels))
     share = np.zeros(len(labels))
     if min_group_share is not None:
         if isinstance(min_group_share, Mapping):
@@ -658,7 +663,7 @@ def _groups(
                 for k in short
             ],
         )
-    return _Groups(labels, codes, weight, share, need, reach_w)
+    return _Groups(labels, codes.astype(np.int64), weight, share, need, reach_w)
 
 
 def _with_existing(side: SideConstraints | None, existing: Any) -> SideConstraints | None:
@@ -740,6 +745,7 @@ def set_cover(
         ws = _greedy_set_cover(U, cost, prep.required, allowed).astype(float)
     t_build = time.perf_counter() - t0
     raw = run(milp, name="set_cover", solver=solver, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap, warm_start=ws)
+    xs = solved_values(raw, "set_cover")
     notes = []
     if (~reach).any():
         notes.append(f"{int((~reach).sum())} demand row(s) are out of reach of every allowed site and were left out")
@@ -748,12 +754,12 @@ def set_cover(
         "set_cover",
         M,
         raw,
-        raw.x,
+        xs,
         prep,
         t_build,
         size,
         notes,
-        objective=math.fsum(cost[raw.x > 0.5]),  # summed exactly, not the solver's floating-point value
+        objective=math.fsum(cost[xs > 0.5]),  # summed exactly, not the solver's floating-point value
         extra={"uncoverable_rows": list(M.row_ids[~reach])},
     )
 
@@ -766,10 +772,10 @@ def _costs(costs: Any, M: LabelledMatrix) -> npt.NDArray[np.float64]:
         if c.isna().any():
             raise ValidationError("`costs`", [f"no cost for {int(c.isna().sum())} site(s); give every site a cost."])
         return c.to_numpy(float)
-    c = np.asarray(costs, dtype=float)
-    if c.shape != (M.shape[1],) or not np.isfinite(c).all() or (c < 0).any():
+    arr = np.asarray(costs, dtype=np.float64)
+    if arr.shape != (M.shape[1],) or not np.isfinite(arr).all() or (arr < 0).any():
         raise ValidationError("`costs`", [f"expected {M.shape[1]} finite costs ≥ 0 (one per site)."])
-    return c
+    return arr
 
 
 def _greedy_set_cover(
@@ -886,7 +892,7 @@ def partial_cover(
             ws = np.r_[x0[cols].astype(float), z0]
     A_link = sp.hstack([-Uc, sp.identity(nu, format="csr")], format="csr")
     share_row = sp.csr_matrix(np.r_[np.zeros(mc), wu][None, :])
-    blocks = [(A_link, -math.inf, 0.0), (share_row, need - 1e-9 * max(total, 1), math.inf)]
+    blocks: list[Block] = [(A_link, -math.inf, 0.0), (share_row, need - 1e-9 * max(total, 1), math.inf)]
     blocks += pad_columns(prep.rows, nu)
     A, rl, ru = stack_rows(blocks, mc + nu)
     milp = MILP(
@@ -905,7 +911,7 @@ def partial_cover(
         milp, name="partial_cover", solver=solver, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap, warm_start=ws
     )
     x = np.zeros(m)
-    x[cols] = raw.x[:mc]
+    x[cols] = solved_values(raw, "partial_cover")[:mc]
     covered_w = float(w[np.asarray(R @ (x > 0.5)).ravel() > 0].sum())
     size = {"demand_rows": M.shape[0], "merged_rows": nu, "sites": m, "model_sites": mc, "nnz": int(M.matrix.nnz)}
     return _finish(
