@@ -338,6 +338,9 @@ def plan_map(
         tiles=None,
         control_scale=False,
         prefer_canvas=True,
+        # with no tile layer Leaflet has no maximum zoom, and the marker clusters stop the page's script without one
+        # ("Map has no maxZoom specified"): every site marker after them would be missing
+        maxZoom=18,
     )
     _slim(m)
     m.add_child(_MetricScale())

@@ -164,3 +164,17 @@ def test_report_prints_to_pdf(plan_dir, tmp_path):
     pdf = export_pdf(plan_dir / "report.html", tmp_path / "report.pdf")
     data = pdf.read_bytes()
     assert data.startswith(b"%PDF") and len(data) > 10_000
+
+
+def test_clustered_sites_leave_the_map_a_maximum_zoom(plan_dir, monkeypatch):
+    """Marker clusters need the map's maxZoom; with no tile layer Leaflet has none, and the clusters stopped the page's
+    script ("Map has no maxZoom specified"), so a district with many sites showed none of them."""
+    import facility_planner.maps as maps
+
+    layers, summary = read_plan_layers(plan_dir)
+    monkeypatch.setattr(maps, "CLUSTER_ABOVE", 0)  # cluster every family, as a big district does
+    html = plan_map(layers, summary, district="110102").get_root().render()
+    assert "markerClusterGroup" in html
+    options = html[html.index("L.map(") :][:600]
+    assert re.search(r'"maxZoom": \d+', options), options
+
