@@ -177,4 +177,3 @@ def test_clustered_sites_leave_the_map_a_maximum_zoom(plan_dir, monkeypatch):
     assert "markerClusterGroup" in html
     options = html[html.index("L.map(") :][:600]
     assert re.search(r'"maxZoom": \d+', options), options
-
