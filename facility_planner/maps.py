@@ -526,7 +526,8 @@ def plan_map(
                 tooltip=tip,
             ).add_to(fgs)
         fgs.add_to(m)
-    folium.LayerControl(collapsed=False).add_to(m)
+    # collapsed: the 20-odd layers, listed open, covered a third of a district map
+    folium.LayerControl(collapsed=True).add_to(m)
     plugins.Fullscreen(position="topright").add_to(m)
     name = title or summary.get("scenario", "plan")
     foot = ["Boundaries: poi86/Amap via cnmaps & mosstool; streets © OpenStreetMap contributors (ODbL)"]
