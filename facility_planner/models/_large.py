@@ -411,17 +411,26 @@ def _window_model(
     return milp, rows, Sub, z_now, cur, k
 
 
-def partition_rows(U: sp.csr_matrix, max_rows: int) -> list[npt.NDArray[np.int64]]:
+def row_graph(U: sp.csr_matrix) -> sp.csr_matrix:
+    """Rows × rows, 1 where some site reaches both rows."""
+    G: sp.csr_matrix = sp.csr_matrix(U @ U.T)
+    G.data[:] = 1
+    return G
+
+
+def partition_rows(
+    U: sp.csr_matrix, max_rows: int, *, graph: sp.csr_matrix | None = None
+) -> list[npt.NDArray[np.int64]]:
     """Demand rows split into compact pieces of at most ``max_rows``, without geometry.
 
     Two rows are neighbours when some site reaches both. A piece larger than ``max_rows`` is cut in two at the median
     breadth-first distance from a peripheral row (the row farthest from its first row), and each half is cut again,
-    so pieces are contiguous blobs of the coverage graph, about as wide as they are long.
+    so pieces are contiguous blobs of the coverage graph, about as wide as they are long. ``graph``: the
+    :func:`row_graph` of ``U``, when the caller already has it.
     """
     from scipy.sparse import csgraph
 
-    G = (U @ U.T).tocsr()
-    G.data[:] = 1
+    G = row_graph(U) if graph is None else graph
     out: list[npt.NDArray[np.int64]] = []
     todo = [np.arange(U.shape[0])]
     while todo:
@@ -478,9 +487,10 @@ def region_search(
     improved = tried = 0
 
     best = _covered(U, wu, x)
+    G = row_graph(U)  # both passes cut the same graph
     with ThreadPoolExecutor(max(1, workers)) as pool:
         for size in (max_rows, 2 * max_rows):
-            parts = partition_rows(U, size)
+            parts = partition_rows(U, size, graph=G)
             owner = np.empty(U.shape[0], np.int64)
             for r, rows in enumerate(parts):
                 owner[rows] = r

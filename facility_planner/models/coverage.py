@@ -62,9 +62,9 @@ from .._errors import InfeasibleModelError, SolverError, ValidationError
 from ..matrices import LabelledMatrix
 from ._large import (
     _covered,
-    group_cover,
     lagrangian_bound,
     lagrangian_value,
+    meets_minima,
     region_search,
     repair_groups,
     swap_local_search,
@@ -347,7 +347,7 @@ def max_cover(
         if mins is not None:
             # the repair must finish for the plan to be usable: it may take up to half the time limit
             x0 = repair_groups(U, wu, x0, prep.required, upper > 0, *mins, deadline=t0 + 0.5 * time_limit_s)
-            if _meets(U, wu, x0, *mins):
+            if meets_minima(U, wu, x0, *mins):
                 x0, more = swap_local_search(
                     U,
                     wu,
@@ -378,7 +378,7 @@ def max_cover(
             U, wu, x0, prep.required, upper > 0, deadline=t0 + WINDOW_SHARE * time_limit_s, **gkw
         )
         n_swaps += more
-        lower = float(wu[np.asarray(U @ x0.astype(float)).ravel() > 0].sum())
+        lower = _covered(U, wu, x0)
         t1 = time.perf_counter()
         # the group minima stay in the Lagrangian subproblem (a knapsack per group), so this bounds the plan asked for
         bkw: dict[str, Any] = {"codes": mins[0], "need": mins[1] - 1e-9} if mins is not None else {}
@@ -394,7 +394,7 @@ def max_cover(
             x0, b2, w2 = window_search(U, wu, x0, prep.required, upper > 0, deadline, **gkw)
             x0, more = swap_local_search(U, wu, x0, prep.required, upper > 0, deadline=deadline, **gkw)
             n_better, n_windows, n_swaps = n_better + b2, n_windows + w2, n_swaps + more
-            lower = float(wu[np.asarray(U @ x0.astype(float)).ravel() > 0].sum())
+            lower = _covered(U, wu, x0)
         if np.all(wu == np.round(wu)):
             bound = math.floor(bound + 1e-6)
         bound = max(bound, lower)
@@ -455,7 +455,7 @@ def max_cover(
                         U, wu, xd, prep.required, upper > 0, deadline=t0 + DIVE_SHARE * time_limit_s, **gkw
                     )
                     n_swaps += more
-                ok = mins is None or _meets(U, wu, xd, *mins)
+                ok = mins is None or meets_minima(U, wu, xd, *mins)
                 if ok and (x0 is None or _covered(U, wu, xd) > _covered(U, wu, x0)):
                     x0 = xd
             if dive.row_dual is not None and not prep.rows:
@@ -550,17 +550,6 @@ def max_cover(
         extra=extra,
         requested_gap=mip_rel_gap,
     )
-
-
-def _meets(
-    U: sp.csr_matrix,
-    wu: npt.NDArray[np.float64],
-    x: npt.NDArray[np.bool_],
-    codes: npt.NDArray[np.int64],
-    need: npt.NDArray[np.float64],
-) -> bool:
-    covered = np.asarray(U @ x.astype(float)).ravel() > 0
-    return bool(np.all(group_cover(covered, wu, codes, len(need)) >= need - 1e-9))
 
 
 class _Groups:
