@@ -41,6 +41,9 @@ class MILP:
     integral_objective: bool = False
     #: let the solver presolve (off where measured to be slower)
     presolve: bool = True
+    #: solve the root LP of branch-and-bound by interior point (HiGHS ``mip_lp_solver="ipm"``) instead of dual
+    #: simplex: on degenerate coverage LPs simplex took 74 s where IPM took 1.3 s (Miyun's mutual-aid points)
+    root_ipm: bool = False
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -142,6 +145,8 @@ def _solve_highs(
         h.setOptionValue("threads", int(threads))
     if not model.presolve:
         h.setOptionValue("presolve", "off")
+    if model.root_ipm and model.integer.any():
+        h.setOptionValue("mip_lp_solver", "ipm")
     lp = _highs_lp(highspy, model, integer=True)
     status = h.passModel(lp)
     if status == highspy.HighsStatus.kError:

@@ -437,6 +437,7 @@ def max_cover(
             integer=np.r_[np.ones(m, bool), np.zeros(nu, bool)],
             maximize=True,
             integral_objective=integral,
+            root_ipm=True,
         )
         t_build = time.perf_counter() - t0
         # the LP relaxation and a dive from it: a proven bound and, where the LP is tight, a plan within the gap asked
