@@ -20,9 +20,9 @@ parent, closes sites by the same test, and branches on the most attractive site.
 nodes' bounds with those of the closed sites, so it stays a proven bound for the whole problem, also when time runs
 out. The radius-formulation MIP on HiGHS remains for side constraints (quotas, budgets), where the Lagrangian
 machinery does not apply. Measured on random graphs of the sizes of OR-Library's pmed11–40 (n = 300–900,
-p = 5–200), on a shared 2-core machine: 27 of 30 proven optimal within a 60 s limit, each in ≤ 10 s of CPU; n = 800,
-p = 10 needs about 2,000 nodes (15 s of CPU); n = 900, p = 5 took 138 s on HiGHS before (its root LP alone over a
-minute), now about 5 s of CPU.
+p = 5–200), on a quiet 2-core machine: all 30 proven optimal within a 60 s limit, 28 of them in ≤ 10 s; n = 700,
+p = 70 and n = 800, p = 80 need about 1,300 and 2,000 nodes (15 and 19–25 s); n = 900, p = 5 took 138 s on HiGHS
+before (its root LP alone over a minute), now 2.5 s.
 
 p-median with capacities: the textbook assignment model over the stored pairs, :math:`x_{ij} \le y_j`,
 :math:`\sum_i w_i x_{ij} \le C_j y_j`; demand may be split between sites.
