@@ -339,11 +339,11 @@ def _dual_at_node(
     plan: IntArray | None = None
     plan_cost = np.inf
     stall = 0
-    red = np.empty_like(WT)
+    low = np.empty_like(WT)
     for it in range(max_iter):
-        np.subtract(WT, u, out=red)
-        np.minimum(red, 0.0, out=red)
-        rho = red.sum(axis=1)
+        # ρ_j = Σ_i min(WT_ji − u_i, 0) = Σ_i min(WT_ji, u_i) − Σ_i u_i: two passes over the node's array, not three
+        np.minimum(WT, u, out=low)
+        rho = low.sum(axis=1) - u.sum()
         rf = rho[fr]
         sel = np.argpartition(rf, k - 1)[:k] if k < len(rf) else np.arange(len(rf))
         L = float(u.sum() + rho[req].sum() + rf[sel].sum())
@@ -366,7 +366,7 @@ def _dual_at_node(
         goal = min(target, plan_cost)
         if best > goal - slack or lam < _BB_LAM_MIN or time.perf_counter() > deadline:
             break
-        g = 1.0 - (red[open_] < 0).sum(axis=0)
+        g = 1.0 - (WT[open_] < u).sum(axis=0)
         gg = float(g @ g)
         if gg == 0.0:
             break
