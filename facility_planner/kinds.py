@@ -596,7 +596,11 @@ def _plan_by_unit(
     )
     out_sv = site_values
     a_minutes = pd.DataFrame({"site_id": assigned, "minutes": minutes, "w": w_all if len(minutes) else []})
-    by_site = a_minutes.groupby("site_id").agg(served=("w", "sum"), mean_minutes=("minutes", "mean"))
+    a_minutes["wm"] = a_minutes["w"] * a_minutes["minutes"]
+    by_site = a_minutes.groupby("site_id").agg(served=("w", "sum"), wm=("wm", "sum"))
+    # the people's mean time, as the family's own figure is (not the mean over the demand points)
+    by_site["mean_minutes"] = (by_site["wm"] / by_site["served"]).where(by_site["served"] > 0)
+    by_site = by_site.drop(columns="wm")
     out_sv = by_site if out_sv is None else out_sv.join(by_site, how="outer")
     return Outcome(
         list(dict.fromkeys(chosen)),

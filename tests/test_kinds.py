@@ -158,6 +158,12 @@ def test_p_median_matches_enumeration():
     assert set(out.chosen) == {f"s{j}" for j in best}
     got = float(out.unit_table["mean_minutes"].iloc[0]) * W.sum()
     assert got == pytest.approx(float(W @ T[:, list(best)].min(axis=1)), rel=1e-6)
+    # each site's mean time is its people's mean (weighted), not the mean over its demand points
+    near = np.array(best)[np.argmin(T[:, list(best)], axis=1)]
+    for j in best:
+        mine = near == j
+        want = float(W[mine] @ T[mine, j] / W[mine].sum())
+        assert float(out.site_values.loc[f"s{j}", "mean_minutes"]) == pytest.approx(want, rel=1e-6)
 
 
 def test_capacitated_matches_enumeration():
