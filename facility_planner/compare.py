@@ -4,8 +4,8 @@ synchronised maps.
 
 How sites are matched. A site of plan A and a site of plan B are the *same* site when they have the same ``site_id``
 (the candidate ids are stable between runs on the same cells) or lie within 1 m of each other. Of the sites left,
-pairs are formed nearest first, one to one: a pair closer than ``moved_within_m`` (500 m by default) is a site that
-*moved*; a site of A left without a partner is *removed*, one of B *added*.
+pairs are formed nearest first, one to one: a pair at most ``moved_within_m`` apart (500 m by default, so a site
+shifted to the next 500 m cell counts, whatever the rounding of its coordinates) is a site that *moved*; a site of A left without a partner is *removed*, one of B *added*.
 """
 
 from __future__ import annotations
@@ -137,7 +137,9 @@ def site_changes(
         if len(free_a) and len(free_b):
             tree = cKDTree(xb[free_b])
             k = min(len(free_b), 8)
-            dist_k, near_k = tree.query(xa[free_a], k=k, distance_upper_bound=moved_within_m)
+            # within the distance, inclusive: a site one 500 m cell away lies at 499.9999… or 500.0000…1 m
+            reach = moved_within_m * (1 + 1e-9) + 1e-6
+            dist_k, near_k = tree.query(xa[free_a], k=k, distance_upper_bound=reach)
             d, j_k = np.reshape(dist_k, (len(free_a), k)), np.reshape(near_k, (len(free_a), k))
             pairs = sorted(
                 (float(d[r, c]), int(free_a[r]), int(free_b[j_k[r, c]]))
@@ -479,7 +481,7 @@ def comparison_page(
         "<div class='fp-key'>"
         "<span style='background:#fff;border:3px solid #c62828'></span>只在A removed (left map)"
         "<span style='background:#fff;border:3px solid #1a7f37'></span>只在B added (right map)"
-        "<span style='background:#fff;border:3px solid #ef6c00'></span>移动 moved (&lt; "
+        "<span style='background:#fff;border:3px solid #ef6c00'></span>移动 moved (≤ "
         f"{moved_within_m:,.0f} m)</div><div class='fp-key'>"
         + "".join(
             f"<span style='background:{st['color']}'></span>{e(st['name_zh'])}"

@@ -143,6 +143,10 @@ def test_site_changes_follow_the_rule():
     assert ch.loc["s1", "fate"] == "kept" and ch.loc["s2", "fate"] == "moved" and ch.loc["s2", "moved_m"] == 300
     assert ch.loc["s3", "fate"] == "removed" and ch.loc["t4", "fate"] == "added"
     assert site_changes(a, b, moved_within_m=1000).set_index("site_id").loc["s3", "fate"] == "moved"
+    # one 500 m cell over, whatever the rounding of the coordinates: within 500 m counts as moved
+    for dx in (500.0, 500.0000000001, 499.9999999999):
+        c = sites(["s1", "u2"], [(0, 0), (5000 + dx, 0)])
+        assert site_changes(a[:2], c).set_index("site_id").loc["s2", "fate"] == "moved"
 
 
 def test_compare_district_by_name_and_refusals(plans):
