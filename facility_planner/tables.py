@@ -174,7 +174,9 @@ def site_table(fr: FamilyResult, townships: pd.DataFrame | None = None) -> pd.Da
         out.insert(7, "township_zh", out["township_code"].map(townships.set_index("township_code")["name_zh"]))
     for col in ("served", "beds", "allocated", "mean_minutes"):
         if col in s.columns:
-            out[col] = s[col].to_numpy()
+            v = s[col].to_numpy()
+            # as a planner reads them: people and beds whole, minutes to one decimal
+            out[col] = np.round(v.astype(float), 1 if col == "mean_minutes" else 0) if v.dtype.kind in "fi" else v
     return out
 
 
@@ -233,13 +235,18 @@ def planner_table(plan: Plan, units: pd.DataFrame | None = None) -> pd.DataFrame
         share = "share" in (f.get("unit") or "")
         level = r["level"]
         d_rows = {d["district_code"]: d for d in f["districts"]}
+        beds = "bed" in (f.get("unit") or "")
         target = achieved = None
         if level == "total":
             target, achieved = f.get("target"), f.get("achieved")
         elif level == "district":
-            target = d_rows.get(r["district_code"], {}).get("target")
-            share = False if target is not None else share
-            achieved = r["sites_new"] + r["sites_existing"] if not share else r["covered_share"]
+            d = d_rows.get(r["district_code"], {})
+            target = d.get("target")
+            share = False if target is not None or beds else share
+            if beds:  # the district's beds against its beds target, in the unit of the total row
+                achieved = d.get("allocated", d.get("beds"))
+            else:
+                achieved = r["sites_new"] + r["sites_existing"] if not share else r["covered_share"]
             if share:
                 target = None
         code = r["district_code"] if isinstance(r["district_code"], str) else ""
@@ -254,7 +261,7 @@ def planner_table(plan: Plan, units: pd.DataFrame | None = None) -> pd.DataFrame
                 "district_en": "total" if level == "total" else dnames["name_pinyin"].get(code),
                 "township_code": r["township_code"] if isinstance(r["township_code"], str) else "",
                 "township_zh": r["township_zh"] if isinstance(r["township_zh"], str) else "",
-                "unit": f["unit"] if level == "total" else ("share" if share else "sites"),
+                "unit": f["unit"] if level == "total" else ("share" if share else "beds" if beds else "sites"),
                 "target_count": None if share else _int(target),
                 "achieved_count": None if share else _int(achieved),
                 "target_pct": _pct(target) if share else None,

@@ -87,6 +87,17 @@ def test_summary_csv_has_township_rows_rounded_one_unit_per_column(plans):
     assert ps["achieved_pct"] == round(ps["achieved_pct"], 1) and 80 <= ps["achieved_pct"] <= 100
     text = (dir_a / "summary.csv").read_text(encoding="utf-8-sig")
     assert not re.search(r"\d\.\d{3,}", text), "a number with more than two decimals in summary.csv"
+    # a bed family's district rows count beds, as its total row does (not sites against a beds target)
+    fams = a.summary()["families"]
+    bed_fams = [k for k, f in fams.items() if "bed" in (f["unit"] or "")]
+    assert "home_care_beds" in bed_fams
+    for k in bed_fams:
+        for d in fams[k]["districts"]:
+            row = csv[
+                (csv["family"] == k) & (csv["level"] == "district") & (csv["district_code"] == d["district_code"])
+            ]
+            assert row["unit"].iloc[0] == "beds"
+            assert row["achieved_count"].iloc[0] == round(d.get("allocated", d.get("beds")))
 
 
 def test_plan_xlsx_has_a_townships_sheet_and_site_tables(plans):
