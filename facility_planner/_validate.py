@@ -56,7 +56,8 @@ def check_columns(df: pd.DataFrame, required: Iterable[str], problems: Problems)
     if missing:
         problems.add(
             f"missing column(s) {', '.join(f'`{c}`' for c in missing)}; found {_short(list(df.columns))}. "
-            "Rename your columns or pass the column names as arguments."
+            "Rename your columns, or name yours (the library's `*_column` arguments; on the command line "
+            "`--code-column`, `--district-column`, `--pop-column`)."
         )
         return False
     return True

@@ -72,6 +72,13 @@ def demand(
     coord_system: Annotated[
         str | None, typer.Option(help="gcj02 if --boundaries holds Gaode/Amap coordinates.")
     ] = None,
+    code_column: Annotated[
+        str, typer.Option("--code-column", help="Township code column in both files.")
+    ] = "township_code",
+    district_column: Annotated[
+        str, typer.Option("--district-column", help="District code column in --boundaries.")
+    ] = "district_code",
+    pop_column: Annotated[str, typer.Option("--pop-column", help="Population column in --population.")] = "pop",
 ) -> None:
     """Build the census-controlled demand layer and print a per-district table of totals."""
     from .demand import beijing_demand, demand_from_files
@@ -80,7 +87,16 @@ def demand(
     if boundaries is not None or population is not None:
         if boundaries is None or population is None:
             raise FacilityPlannerError("--boundaries and --population go together; give both files.")
-        layer = demand_from_files(boundaries, population, coord_system=coord_system, cell_size_m=cell_size, shape=shape)  # type: ignore[arg-type]
+        layer = demand_from_files(
+            boundaries,
+            population,
+            code_column=code_column,
+            district_column=district_column,
+            pop_column=pop_column,
+            coord_system=coord_system,
+            cell_size_m=cell_size,
+            shape=shape,  # type: ignore[arg-type]
+        )
         layer.to_gpkg(out, overwrite=force)
         t = layer.cells.groupby("district_code").agg(
             cells=("cell_id", "size"), pop=("pop", "sum"), pop_60=("pop_60", "sum")
@@ -160,19 +176,24 @@ def run(
     lang: Annotated[str, typer.Option("--lang", help="Language of the report: zh (default) or en.")] = "zh",
 ) -> None:
     """Run a scenario: place the facilities and write the plan (atomically: all or nothing)."""
-    from .pipeline import run_scenario, validate_scenario
+    import time
 
+    from .pipeline import run_scenario, validate_scenario
+    from .report import check_lang
+
+    t0 = time.perf_counter()
     check_output_dir(out, force=force)  # before the work: a non-empty --out without --force is refused now
+    check_lang(lang)
     scn = validate_scenario(scenario)
     plan = run_scenario(scn, district=district)
     written = plan.write(out, force=force, maps=False if no_maps else None, lang=lang)
     _print_summary(plan.summary())
     for note in [*plan.notes, *written.messages()]:
         typer.echo(f"note: {note}")
+    top = list(dict.fromkeys(f.split("/")[0] + ("/" if "/" in f else "") for f in written.written))
     typer.echo(
-        f"wrote {out}/ in {plan.seconds.get('total', 0):.1f} s (plan.gpkg, summary.json, summary.csv"
-        + ("" if no_maps or not scn.outputs.maps else ", maps/, report.html")
-        + ")"
+        f"wrote {out}/ in {time.perf_counter() - t0:.1f} s, of which the plan {plan.seconds.get('total', 0):.1f} s"
+        f" ({', '.join(top)})"
     )
 
 
@@ -207,7 +228,9 @@ def maps(
     map into maps_BASEMAP/ (the offline maps stay).
     """
     from ._plan_files import maps_folder, redraw_maps
+    from .report import check_lang
 
+    check_lang(lang)
     written = redraw_maps(plan_dir, basemap=basemap, force=force, lang=lang)
     folder = plan_dir / maps_folder(basemap)
     n_maps = sum(f.endswith(".html") and f.startswith(maps_folder(basemap) + "/") for f in written.written)

@@ -322,6 +322,21 @@ def _figures(layers: dict, summary: dict, lang: str) -> dict[str, list[tuple[str
     return out
 
 
+def check_lang(lang: str) -> None:
+    """Refuse a report language we cannot write, before any work is done.
+
+    Raises
+    ------
+    ValidationError
+        When ``lang`` is not one of ``zh`` and ``en``.
+    """
+    from ._errors import ValidationError
+    from ._i18n import LANGS
+
+    if lang not in LANGS:
+        raise ValidationError("lang", [f"the report's language must be one of {', '.join(LANGS)}; got {lang!r}."])
+
+
 def write_report(
     plan,
     out_dir: str | Path,
@@ -337,12 +352,9 @@ def write_report(
     offline), the district and township tables, and the trade-off curve when ``out_dir/curve.svg`` exists.
     ``plan`` may be ``None`` when ``summary`` and ``layers`` (of a written plan folder) are given.
     """
-    from ._i18n import LANGS, text
+    from ._i18n import text
 
-    if lang not in LANGS:
-        from ._errors import ValidationError
-
-        raise ValidationError("lang", [f"the report's language must be one of {', '.join(LANGS)}; got {lang!r}."])
+    check_lang(lang)
     out = Path(out_dir)
     summary = summary or plan.summary()
     if layers is None and plan is not None:
