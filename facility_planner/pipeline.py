@@ -216,6 +216,7 @@ def validate_scenario(path: str | Path) -> Scenario:
                     f"{path}: `{key}`: file not found: {scn.resolve(f)}; fix the path (relative to the scenario file)."
                 )
         problems += _read_named_files(scn, path, missing)
+        problems += _named_districts(scn, path)
         try:  # a cell size the machine cannot hold, refused before any work
             from ._guards import check_cell_count
 
@@ -230,6 +231,27 @@ def validate_scenario(path: str | Path) -> Scenario:
     if problems or scn is None:  # scn is None only when loading failed, which reported its problems
         raise ScenarioError(str(path), problems or ["the scenario could not be loaded; check the file."])
     return scn
+
+
+def _named_districts(scn: Scenario, path) -> list[str]:
+    """The districts a scenario names, checked against the area's, as `run` would refuse them.
+
+    Those of every family block (``by_district``, ``beds_by_district``, ``within.districts``) and the demand's
+    ``older_share_by_district``.
+    """
+    d = load_beijing().districts
+    names = [("demand.older_share_by_district", str(n)) for n in scn.demand.older_share_by_district]
+    for k, fam in scn.families.items():
+        names += [(f"families.{k}.by_district", n) for n in fam.by_district]
+        names += [(f"families.{k}.beds_by_district", n) for n in fam.beds_by_district]
+        names += [(f"families.{k}.within.districts", n) for n in fam.within.districts]
+    problems = []
+    for key, name in names:
+        try:
+            resolve_district(d, str(name))
+        except ValidationError as exc:
+            problems += [f"{path}: `{key}`: {p}" for p in exc.problems]
+    return problems
 
 
 def _read_named_files(scn: Scenario, path, skip: set[str]) -> list[str]:

@@ -84,3 +84,18 @@ def test_summary_written_by_run_matches_schema(tmp_path):
         for k in ("target", "achieved", "met", "unit", "sites_new", "sites_existing", "gap", "districts"):
             assert k in f, (f["name_en"], k)
     assert (out / "summary.csv").read_bytes().startswith(b"\xef\xbb\xbf")  # UTF-8 BOM for Excel
+
+
+def test_validate_names_every_misspelled_district_of_the_family_blocks(tmp_path):
+    f = tmp_path / "s.yaml"
+    f.write_text(
+        f"name: x\nextends: {ROOT / 'scenarios' / 'beijing_2025.yaml'}\nfamilies:\n"
+        "  eldercare_stations:\n    by_district: {Xichen: 5, 海淀: 3}\n"
+        "  mutual_aid_points:\n    within: {districts: [Haidain, Miyun]}\n"
+    )
+    r = runner.invoke(app, ["validate", str(f)])
+    assert r.exit_code == 2, r.output
+    assert "2 problems" in r.output  # both at once; 海淀 and Miyun are districts
+    assert "`families.eldercare_stations.by_district`" in r.output and "'Xichen'" in r.output
+    assert "`families.mutual_aid_points.within.districts`" in r.output and "'Haidain'" in r.output
+    assert "Xicheng" in r.output  # the districts to choose from
