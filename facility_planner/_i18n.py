@@ -265,6 +265,16 @@ NOTE_TEMPLATES: list[tuple[str, str]] = [
     (r"nothing planned: no (?P<what>.+) in the area planned", "未规划:本区域没有{what}"),
     (r"no (?P<u>.+) in the area: the target does not apply here", "本区域没有{u}:该目标不适用"),
     (
+        r"planned only in (?P<d>.+) \(the block's `within\.districts`\), none of them in this plan's area: the target "
+        r"does not apply here",
+        "只在 {d} 规划,本方案区域不在其中:该目标不适用",
+    ),
+    (
+        r"the district minimum of (?P<m>\d+)% is not reached: (?P<s>[\d.]+)% of (?P<w>.+) within reach with "
+        r"(?P<p>\d+) new site\(s\)",
+        "未达到各区最低覆盖率 {m}%:{p} 个新设施覆盖{w}的 {s}%",
+    ),
+    (
         r"candidates excluded: (?P<n>[\d,]+) \(within (?P<m>[\d,]+) m of housing ≥ (?P<d>[\d,]+)/km²\)",
         "排除候选点 {n} 个(距人口密度 ≥ {d}/平方公里的住宅 {m} 米以内)",
     ),

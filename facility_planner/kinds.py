@@ -574,7 +574,12 @@ def _plan_by_unit(
     if n_units == 0:
         met = None
     notes = []
-    if n_units == 0:
+    if n_units == 0 and prob.spec.within.districts:
+        notes.append(
+            f"planned only in {', '.join(map(str, prob.spec.within.districts))} (the block's `within.districts`), "
+            "none of them in this plan's area: the target does not apply here"
+        )
+    elif n_units == 0:
         notes.append(f"no {prob.unit_label} in the area: the target does not apply here")
     unserved = table[~served]
     if len(unserved):

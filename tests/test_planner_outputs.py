@@ -250,6 +250,15 @@ def test_every_text_has_both_languages():
     zh, ok = note("people aged 60+ within 15 min (walking at 4 km/h, detour × 1.2)")
     assert ok and "60岁以上" in zh and "步行" in zh
     assert note("a note nobody wrote a template for") == ("a note nobody wrote a template for", False)
+    zh, ok = note(
+        "the district minimum of 30% is not reached: 23.6% of people aged 60+ within reach with 29 new site(s)"
+    )
+    assert ok and "30%" in zh and "23.6%" in zh and "29" in zh and "reached" not in zh
+    zh, ok = note(
+        "planned only in Tongzhou, Changping (the block's `within.districts`), none of them in this plan's area: "
+        "the target does not apply here"
+    )
+    assert ok and "Tongzhou, Changping" in zh and "不适用" in zh
 
 
 # -------------------------------------------------------------------------------------------------------------- maps
