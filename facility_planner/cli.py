@@ -144,6 +144,9 @@ def _print_summary(summary: dict) -> None:
             f"{f['name_en']:<30} {fmt(f['target']):>10} {fmt(f['achieved']):>10} {met:>5} "
             f"{f['sites_new']:>6} {f['sites_existing']:>5} {gap:>8}  {f['unit']} ({f['name_zh']})"
         )
+    for f in summary["families"].values():
+        if f["met"] is False and f.get("why_not"):
+            typer.echo(f"  NO for {f['name_en']}: {f['why_not']}")
     if any(f.get("measured_on") for f in summary["families"].values()):
         typer.echo(
             "  * measured on part of the demand: "

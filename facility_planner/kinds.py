@@ -88,7 +88,22 @@ class KPI:
         base = {True: "yes", False: "no", None: "n/a"}[self.met]
         if self.measured_on and self.met is not None:
             base += f" (on {self.measured_on})"
+        if self.met is False and self.why_not:
+            base += f" ({self.why_not})"
         return base
+
+    @property
+    def why_not(self) -> str:
+        """Why a met target is not, in a few words, when a rule beyond the count decides it (else empty)."""
+        rule = self.figures.get("equity_rule") or {}
+        if rule.get("met") is not False:
+            return ""
+        if rule.get("min_share") is not None:
+            got = self.figures.get("lowest_group_share", self.figures.get("covered_share"))
+            return f"{rule.get('level', 'district')} minimum {rule['min_share']:.0%} not reached" + (
+                f": {got:.1%}" if got is not None else ""
+            )
+        return f"the {rule.get('level', 'district')} {rule.get('rule', '')} rule cannot be met"
 
     def as_dict(self) -> dict[str, Any]:
         """A plain dict for JSON."""
@@ -97,6 +112,7 @@ class KPI:
             "achieved": self.achieved,
             "met": self.met,
             "met_text": self.met_text,
+            "why_not": self.why_not,
             "unit": self.unit,
             "gap": self.gap,
             "gap_requested": self.gap_requested,
@@ -315,6 +331,9 @@ def plan_max_cover(prob: FamilyProblem, travel: FamilyTravel, solver: SolverSpec
         figures["equity_rule"] = {
             "rule": rule.rule, "level": rule.level, "min_share": rule.min_share, "met": not unmet_rule
         }  # fmt: skip
+    elif one_group_min is not None:  # one district planned: its own minimum, checked on the plan
+        figures["equity_rule"] = {"rule": "min_share", "level": "district", "min_share": one_group_min,
+                                  "met": not unmet_rule}  # fmt: skip
     if price is not None:
         figures["equity_price"] = price.summary()
     if "group_coverage" in sol.extra:

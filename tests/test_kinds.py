@@ -122,6 +122,10 @@ def test_an_impossible_district_minimum_is_reported_not_fatal():
     assert len(out.chosen) == 1 and out.kpi.met is False
     assert out.kpi.figures["equity_rule"]["met"] is False
     assert any("cannot be met" in n for n in out.notes)
+    # the reason stands beside the "no", where a planner reads it (console, summary.csv), not only in the notes
+    assert out.kpi.why_not.startswith("district minimum 90% not reached: ")
+    assert out.kpi.met_text == f"no ({out.kpi.why_not})"
+    assert out.kpi.as_dict()["why_not"] == out.kpi.why_not
 
 
 def test_min_cover_matches_enumeration():
