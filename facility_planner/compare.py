@@ -527,7 +527,14 @@ def compare_plans(
 
     la, sa = read_plan_layers(plan_a)
     lb, sb = read_plan_layers(plan_b)
-    page, table = comparison_page(la, lb, (sa, sb), district=district, moved_within_m=moved_within_m)
+    # the folders tell two runs of one scenario apart (the page showed 'A: beijing_2025' and 'B: beijing_2025')
+    names = tuple(
+        f"{side}: {Path(folder).resolve().name} ({s.get('scenario', '')})"
+        for side, folder, s in (("A", plan_a, sa), ("B", plan_b, sb))
+    )
+    page, table = comparison_page(
+        la, lb, (sa, sb), district=district, moved_within_m=moved_within_m, names=(names[0], names[1])
+    )
     return save_map(page, out), table
 
 
