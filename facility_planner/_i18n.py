@@ -265,6 +265,10 @@ NOTE_TEMPLATES: list[tuple[str, str]] = [
     (r"nothing planned: no (?P<what>.+) in the area planned", "未规划:本区域没有{what}"),
     (r"no (?P<u>.+) in the area: the target does not apply here", "本区域没有{u}:该目标不适用"),
     (
+        r"(?P<s>[\d.]+)% of (?P<w>.+) within (?P<t>[\d.]+) min of their site \((?P<how>.+)\); mean (?P<m>[\d.]+) min",
+        "{w}中 {s}% 在{t}分钟内到达其设施({how});平均 {m} 分钟",
+    ),
+    (
         r"planned only in (?P<d>.+) \(the block's `within\.districts`\), none of them in this plan's area: the target "
         r"does not apply here",
         "只在 {d} 规划,本方案区域不在其中:该目标不适用",

@@ -593,6 +593,12 @@ def _plan_by_unit(
     if n_units == 0:
         met = None
     notes = []
+    if figures["within_limit_share"] is not None:
+        # the target counts sites; how many people reach one within the family's time is the other half of the story
+        notes.append(
+            f"{figures['within_limit_share']:.1%} of {prob.weight_label} within {limit:g} min of their site "
+            f"({travel.describe()}); mean {figures['mean_minutes']:.1f} min"
+        )
     if n_units == 0 and prob.spec.within.districts:
         notes.append(
             f"planned only in {', '.join(map(str, prob.spec.within.districts))} (the block's `within.districts`), "

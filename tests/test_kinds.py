@@ -152,6 +152,11 @@ def test_per_unit_one_median_matches_enumeration():
     T = _minutes(DXY, SXY)
     want = {f"s{int(np.argmin(W[:7] @ T[:7, :3]))}", f"s{3 + int(np.argmin(W[7:] @ T[7:, 3:]))}"}
     assert set(out.chosen) == want and out.kpi.met and out.exact
+    # how many people reach their site within the family's time is stated beside the count
+    share = out.kpi.figures["within_limit_share"]
+    nearest = np.r_[T[:7, int(next(iter(sorted(want)))[1:])], T[7:, max(int(s[1:]) for s in want)]]
+    assert share == pytest.approx(float(W[nearest <= 15.0].sum() / W.sum()))
+    assert any(n.startswith(f"{share:.1%} of ") and "within 15 min" in n for n in out.notes)
 
 
 def test_p_median_matches_enumeration():
