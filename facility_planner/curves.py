@@ -659,7 +659,13 @@ def curve_figure(result: CurveResult):
             linewidth=0,
             label=_label("最优值所在区间", "optimum lies in here (proven)", font),
         )
-        ax.plot(x, lo, color="#08519c", lw=1.6, label=_label("可行方案（贪心）", "feasible plan (greedy)", font))
+        ax.plot(
+            x,
+            lo,
+            color="#08519c",
+            lw=1.6,
+            label=_label("已知最好方案（贪心或精确）", "best plan known (greedy or exact)", font),
+        )
         ax.plot(x, up, color="#6baed6", lw=1.0, ls="--", label=_label("上界", "upper bound", font))
         if result.exact:
             ps = sorted(result.exact)
