@@ -421,10 +421,19 @@ def sweep(
         scenario, set_, out, district=district, scheduler=scheduler, workers=workers, force=force, on_result=show
     )
     keys = list(res.runs[0].params) if res.runs else []
-    cols = ["run_id", *keys, "status"] + [
-        c for c in res.table.columns if c.endswith((".achieved", ".met", ".older_covered_share", ".gap"))
+    t = res.table
+    # the results that differ between runs (the rest is in sweep.csv): a terminal-wide table, not 2,000 characters
+    varied = [
+        c
+        for c in t.columns
+        if c.endswith((".achieved", ".met", ".covered_share", ".gap", ".gap_exceeded"))
+        and t[c].astype(str).nunique(dropna=False) > 1
     ]
-    _print_table(res.table[[c for c in cols if c in res.table]], floatfmt="{:,.4g}")
+    cols = ["run_id", *keys, "status", *varied]
+    shown = t[[c for c in cols if c in t]].rename(columns=lambda c: c.split(".")[-1] if c in keys else c)
+    _print_table(shown, floatfmt="{:,.4g}")
+    if len(varied) < sum(c.endswith((".achieved", ".gap")) for c in t.columns):
+        typer.echo("  (results equal in every run are left out here; sweep.csv has every column)")
     for note in res.notes:
         typer.echo(f"note: {note}")
     typer.echo(f"wrote {out}/ (sweep.csv, sweep.svg, sweep.png, sweep.html, runs/) in {res.seconds:.1f} s")
