@@ -53,7 +53,26 @@ _COMMUNITY_KINDS = {
 PALETTE = [
     "#d62728", "#1f77b4", "#9467bd", "#2ca02c", "#ff7f0e", "#17becf", "#8c564b", "#e377c2",
     "#7f7f7f", "#bcbd22", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd",
+    "#e6550d", "#31a354", "#756bb1", "#636363", "#fd8d3c", "#74c476", "#9e9ac8", "#969696",
 ]  # fmt: skip
+
+
+def family_colours(scenario: Scenario) -> dict[str, str]:
+    """Family key → map colour: the block's own ``color``, else the first palette colour no other family uses.
+
+    A family the scenario adds without a colour (e.g. a new ``elderly_canteens`` block) so never takes the colour of
+    another family (taking the palette by position gave the 16th family the disability institutions' blue).
+    """
+    fams = scenario.families
+    taken = {f.color.lower() for f in fams.values() if f.color}
+    free = [c for c in PALETTE if c.lower() not in taken]
+    out: dict[str, str] = {}
+    for i, (k, f) in enumerate(fams.items()):
+        if f.color:
+            out[k] = f.color
+        else:
+            out[k] = free.pop(0) if free else PALETTE[i % len(PALETTE)]
+    return out
 
 
 @dataclass
@@ -810,7 +829,7 @@ def _result(ctx: PlanContext, prob: FamilyProblem, travel: FamilyTravel, out: Ou
         by_district=by_d,
         demand=d,
         demand_kind=kind,
-        color=spec.color or PALETTE[index % len(PALETTE)],
+        color=spec.color or family_colours(ctx.scenario).get(prob.key, PALETTE[index % len(PALETTE)]),
         unit_table=out.unit_table,
         solutions=out.solutions,
         notes=kpi.notes,
@@ -852,6 +871,7 @@ __all__ = [
     "FamilyProblem",
     "FamilyResult",
     "PlanContext",
+    "family_colours",
     "family_problem",
     "plan_family",
     "split_count",

@@ -125,3 +125,14 @@ def test_network_travel_without_a_street_file_is_a_scenario_error():
     )
     with pytest.raises(ScenarioError, match=r"families\.canteens\.travel\.network_file"):
         run_scenario(scn)
+
+
+def test_a_new_family_without_a_colour_takes_one_no_other_family_uses():
+    from facility_planner.families import family_colours
+
+    scn = scenario_from_dict({"name": "c", "extends": BASE, "families": {"elderly_canteens": CANTEENS}})
+    colours = family_colours(scn)
+    others = [c.lower() for k, c in colours.items() if k != "elderly_canteens"]
+    assert len(colours) == 16 and colours["elderly_canteens"].lower() not in others
+    # every family of the bundled plan keeps its own colour
+    assert all(colours[k] == f.color for k, f in scn.families.items() if f.color)
