@@ -412,13 +412,13 @@ def comparison_map(
 
 _PAGE_CSS = """
 body { margin:0; font: 13px/1.45 'Noto Sans CJK SC','Microsoft YaHei','PingFang SC',sans-serif; color:#222; }
-#fp-side { position:absolute; left:0; top:0; bottom:0; width:40%; overflow:auto; padding:10px 12px;
+#fp-side { position:absolute; left:0; top:0; bottom:0; width:50%; overflow:auto; padding:10px 12px;
   box-sizing:border-box; border-right:1px solid #999; background:#fff; }
 #fp-side h1 { font-size:17px; margin:0 0 4px; } #fp-side h2 { font-size:14px; margin:12px 0 4px; }
-#fp-side table { border-collapse:collapse; width:100%; font-size:11px; }
-#fp-side th, #fp-side td { border:1px solid #bbb; padding:2px 4px; text-align:right; }
+#fp-side table { border-collapse:collapse; width:100%; font-size:10.5px; }
+#fp-side th, #fp-side td { border:1px solid #bbb; padding:2px 3px; text-align:right; }
 #fp-side th { background:#f0f0f0; font-weight:normal; } #fp-side td.l { text-align:left; }
-#fp-side td { white-space:nowrap; } #fp-side td.l { white-space:normal; min-width:9em; }
+#fp-side td { white-space:nowrap; } #fp-side td.l { white-space:normal; min-width:8em; }
 .fp-up { color:#1a7f37; font-weight:bold; } .fp-down { color:#c62828; font-weight:bold; }
 .fp-key span { display:inline-block; width:11px; height:11px; border-radius:50%; margin:0 4px 0 10px;
   vertical-align:middle; }
@@ -459,8 +459,8 @@ def comparison_page(
     )
     fig = dm.get_root()
     css = _PAGE_CSS + (
-        f"#{dm.m1.get_name()} {{ left:40% !important; width:30% !important; }}"
-        f"#{dm.m2.get_name()} {{ left:70% !important; width:30% !important; }}"
+        f"#{dm.m1.get_name()} {{ left:50% !important; width:25% !important; }}"
+        f"#{dm.m2.get_name()} {{ left:75% !important; width:25% !important; }}"
     )
     dname = ""
     if code is not None:
@@ -468,13 +468,20 @@ def comparison_page(
         dname = f" · {zh} {en}"
     e = html_mod.escape
     shown = format_comparison(table)
+    # the unit goes under the family's name: the table fits beside the maps (at 1,400 px it needed scrolling)
+    if "unit" in shown.columns and "设施 family" in shown.columns:
+        shown = shown.assign(
+            **{"设施 family": [f"{f}\n{u}" for f, u in zip(shown["设施 family"], shown["unit"], strict=True)]}
+        ).drop(columns="unit")
     heads = "".join(f"<th>{e(c)}</th>" for c in shown.columns)
 
     def cell(c, v):
         cls = "l" if c in ("设施 family", "unit") else ""
         if c in ("coverage Δ pp", "sites Δ") and v not in ("–", "0", "0.0"):
             cls += " fp-up" if v.startswith("+") else " fp-down"
-        return f"<td class='{cls.strip()}'>{e(str(v))}</td>"
+        first, _, second = str(v).partition("\n")  # a family's name, and its unit below in small type
+        text = e(first) + (f"<br><small>{e(second)}</small>" if second else "")
+        return f"<td class='{cls.strip()}'>{text}</td>"
 
     body = "".join("<tr>" + "".join(cell(c, v) for c, v in r.items()) + "</tr>" for r in shown.to_dict("records"))
     legend = (
@@ -498,8 +505,8 @@ def comparison_page(
         "Sites: <i>kept</i> = same site id (or within 1 m) in both; <i>moved</i> = a site of A whose nearest "
         f"unmatched site of B is within {moved_within_m:,.0f} m (pairs formed nearest first, one to one); "
         "<i>removed</i> = only in A; <i>added</i> = only in B.</p></div>"
-        f"<div class='fp-label' style='left:calc(40% + 50px)'>A · {e(names[0])}</div>"
-        f"<div class='fp-label' style='left:calc(70% + 50px)'>B · {e(names[1])}</div>"
+        f"<div class='fp-label' style='left:calc(50% + 50px)'>A · {e(names[0])}</div>"
+        f"<div class='fp-label' style='left:calc(75% + 50px)'>B · {e(names[1])}</div>"
     )
     fig.header.add_child(folium.Element(f"<title>方案比较 Plan comparison{e(dname)}</title><style>{css}</style>"))
     fig.html.add_child(folium.Element(side))
@@ -529,8 +536,7 @@ def compare_plans(
     lb, sb = read_plan_layers(plan_b)
     # the folders tell two runs of one scenario apart (the page showed 'A: beijing_2025' and 'B: beijing_2025')
     names = tuple(
-        f"{side}: {Path(folder).resolve().name} ({s.get('scenario', '')})"
-        for side, folder, s in (("A", plan_a, sa), ("B", plan_b, sb))
+        f"{Path(folder).resolve().name} ({s.get('scenario', '')})" for folder, s in ((plan_a, sa), (plan_b, sb))
     )
     page, table = comparison_page(
         la, lb, (sa, sb), district=district, moved_within_m=moved_within_m, names=(names[0], names[1])

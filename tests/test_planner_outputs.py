@@ -189,7 +189,7 @@ def test_compare_command_writes_a_page_and_refuses_cleanly(plans, tmp_path):
     assert "方案比较 Plan comparison" in page and "fp-side" in page and ".sync(" in page
     assert "只在B added" in page and "<table>" in page
     # the two runs are told apart by their folders, not only by their (possibly equal) scenario names
-    assert f"A: {plans[2].name}" in page and f"B: {plans[3].name}" in page
+    assert f"{plans[2].name} (" in page and f"{plans[3].name} (" in page
     r = CliRunner().invoke(app, ["compare", str(plans[2]), str(plans[3]), "--out", str(out), "--district", "Miyun"])
     assert r.exit_code == 2 and "--force" in r.output and page == out.read_text(encoding="utf-8")  # kept
     args = ["compare", str(plans[2]), str(plans[3]), "--out", str(out), "--district", "Miyun", "--force"]
