@@ -63,11 +63,14 @@ def _T(key: str, lang: str, **kw) -> str:
     return html.escape(text(key, lang, **kw))
 
 
-def _note_html(s: str | None, lang: str) -> str:
+def _note_html(s: str | None, lang: str, names: dict[str, str] | None = None) -> str:
     from ._i18n import note, text
 
     out, ok = note(s, lang)
     if ok:
+        if lang == "zh" and names:  # family names inside a translated note, e.g. the list of families with no sites
+            for en in sorted(names, key=len, reverse=True):
+                out = out.replace(en, names[en])
         return html.escape(out)
     return f"<span class='small'>{html.escape(text('untranslated', lang))}</span>{html.escape(out)}"
 
@@ -203,7 +206,11 @@ def report_html(
     dfigs = "".join(f"<figure>{_img(png, cap)}<figcaption>{e(cap)}</figcaption></figure>" for cap, png in
                     figures.get("districts", []))  # fmt: skip
     links = "".join(f"<li><a href='{e(href)}'>{e(label)}</a></li>" for label, href in map_links)
-    notes = "".join(f"<li>{_note_html(n, L)}</li>" for n in summary.get("notes", []))
+    fam_zh = {}
+    for f in summary["families"].values():
+        if f.get("name_en") and f.get("name_zh"):
+            fam_zh[f["name_en"]] = fam_zh[f["name_en"].lower()] = f["name_zh"]
+    notes = "".join(f"<li>{_note_html(n, L, fam_zh)}</li>" for n in summary.get("notes", []))
     district = summary.get("district")
     dname = ""
     if district:

@@ -226,6 +226,9 @@ def test_report_in_chinese_with_a_map_per_family_and_township_table(plans):
     assert Image.open(io.BytesIO(pngs[0])).size[0] > 500
     assert "〔英文原文〕" not in html, "a note of the sample plan has no Chinese template"
     assert "A4 landscape" in html and 'lang="zh-CN"' in html
+    # family names inside a translated note are Chinese too (the list of families given no existing sites)
+    li = re.search(r"<li>以下设施未提供现有设施位置[^<]*</li>", html)
+    assert li and "社区养老服务驿站" in li.group() and "community" not in li.group()
     for t in a.demand.townships[a.demand.townships["district_code"] == "110102"]["name_zh"]:
         assert t in html
 
