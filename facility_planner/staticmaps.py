@@ -14,6 +14,8 @@ import numpy as np
 from . import settings
 
 OLDER_COLORS = ["#fff7ec", "#fdd49e", "#fc8d59", "#d7301f", "#7f0000"]
+#: uncovered older people: a hatch in a colour outside the density scale
+UNCOVERED_COLOR = "#1f4e9c"
 _FONTS = [
     "Noto Sans CJK SC",
     "Noto Sans CJK JP",
@@ -125,8 +127,12 @@ def plan_png(
             unc = cells[~cells[f"covered_{family}"].astype(bool) & (cells["pop_60"] > 0)]
             s = layers.get(f"sites_{family}")
             if len(unc) and s is not None and len(s):
-                unc.plot(ax=ax, facecolor="#3b3b3b", alpha=0.55, edgecolor="none")
-                handles.append(Patch(facecolor="#3b3b3b", alpha=0.55, label=legend.get("uncovered", "uncovered")))
+                # hatched in blue over the red density scale: a grey wash vanished in the darkest townships
+                unc.plot(ax=ax, facecolor="none", edgecolor=UNCOVERED_COLOR, hatch="////", linewidth=0)
+                handles.append(
+                    Patch(facecolor="white", edgecolor=UNCOVERED_COLOR, hatch="////",
+                          label=legend.get("uncovered", "uncovered"))
+                )  # fmt: skip
         towns.boundary.plot(ax=ax, color="#666", linewidth=0.4)
         dist.boundary.plot(ax=ax, color="#111", linewidth=1.2)
         for key in keys:
