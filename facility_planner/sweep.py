@@ -227,7 +227,7 @@ def _json_default(v):
 @contextlib.contextmanager
 def dask_client(scheduler: str | None = None, *, workers: int = 2) -> Iterator:
     """A ``distributed.Client``: to ``scheduler`` (an address such as ``tcp://host:8786``) or to a new
-    ``LocalCluster`` of ``workers`` processes with one thread each (no dashboard); closed on exit.
+    ``LocalCluster`` of ``workers`` processes with one thread each (its dashboard on a free port); closed on exit.
     """
     try:
         from distributed import Client, LocalCluster
@@ -253,7 +253,9 @@ def dask_client(scheduler: str | None = None, *, workers: int = 2) -> Iterator:
             n_workers=workers,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            # a free port: the default (None) still takes 8787 and warns "Port 8787 is already in use" when another
+            # cluster or notebook has it
+            dashboard_address=":0",
             silence_logs=logging.ERROR,
         ) as cluster,
         Client(cluster) as client,

@@ -188,3 +188,28 @@ def test_runs_of_the_bundled_plan_validate_with_the_family_order_kept():
     assert list(runs[0].scenario["families"]).index("eldercare_stations") < list(runs[0].scenario["families"]).index(
         "cemeteries"
     )
+
+
+@pytest.mark.slow
+def test_a_local_cluster_does_not_need_the_dashboard_port():
+    """Another cluster or notebook holding 8787 must not make a sweep warn ("Port 8787 is already in use")."""
+    import socket
+    import warnings
+
+    from facility_planner.sweep import dask_client
+
+    s = socket.socket()
+    try:
+        s.bind(("", 8787))
+    except OSError:
+        s.close()
+        pytest.skip("port 8787 is taken on this machine; the test needs to hold it itself")
+    s.listen()
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with dask_client(workers=1) as client:
+                assert client.submit(sum, [1, 2]).result() == 3
+        assert not [w for w in caught if "8787" in str(w.message)]
+    finally:
+        s.close()
