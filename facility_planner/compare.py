@@ -5,7 +5,8 @@ synchronised maps.
 How sites are matched. A site of plan A and a site of plan B are the *same* site when they have the same ``site_id``
 (the candidate ids are stable between runs on the same cells) or lie within 1 m of each other. Of the sites left,
 pairs are formed nearest first, one to one: a pair at most ``moved_within_m`` apart (500 m by default, so a site
-shifted to the next 500 m cell counts, whatever the rounding of its coordinates) is a site that *moved*; a site of A left without a partner is *removed*, one of B *added*.
+shifted to the next 500 m cell counts, whatever the rounding of its coordinates) is a site that *moved*; a site of A
+left without a partner is *removed*, one of B *added*.
 """
 
 from __future__ import annotations
@@ -468,22 +469,23 @@ def comparison_page(
         dname = f" · {zh} {en}"
     e = html_mod.escape
     shown = format_comparison(table)
-    # the unit goes under the family's name: the table fits beside the maps (at 1,400 px it needed scrolling)
-    if "unit" in shown.columns and "设施 family" in shown.columns:
-        shown = shown.assign(
-            **{"设施 family": [f"{f}\n{u}" for f, u in zip(shown["设施 family"], shown["unit"], strict=True)]}
-        ).drop(columns="unit")
+    # the unit goes under the family's name, not in a column of its own: the table fits beside the maps (at 1,400 px
+    # it needed scrolling)
+    units = shown.pop("unit").tolist()
     heads = "".join(f"<th>{e(c)}</th>" for c in shown.columns)
 
-    def cell(c, v):
-        cls = "l" if c in ("设施 family", "unit") else ""
+    def cell(c, v, unit):
+        if c == "设施 family":
+            return f"<td class='l'>{e(str(v))}<br><small>{e(unit)}</small></td>"
+        cls = ""
         if c in ("coverage Δ pp", "sites Δ") and v not in ("–", "0", "0.0"):
-            cls += " fp-up" if v.startswith("+") else " fp-down"
-        first, _, second = str(v).partition("\n")  # a family's name, and its unit below in small type
-        text = e(first) + (f"<br><small>{e(second)}</small>" if second else "")
-        return f"<td class='{cls.strip()}'>{text}</td>"
+            cls = "fp-up" if v.startswith("+") else "fp-down"
+        return f"<td class='{cls}'>{e(str(v))}</td>"
 
-    body = "".join("<tr>" + "".join(cell(c, v) for c, v in r.items()) + "</tr>" for r in shown.to_dict("records"))
+    body = "".join(
+        "<tr>" + "".join(cell(c, v, u) for c, v in r.items()) + "</tr>"
+        for r, u in zip(shown.to_dict("records"), units, strict=True)
+    )
     legend = (
         "<div class='fp-key'>"
         "<span style='background:#fff;border:3px solid #c62828'></span>只在A removed (left map)"

@@ -94,7 +94,7 @@ class KPI:
 
     @property
     def why_not(self) -> str:
-        """Why a met target is not, in a few words, when a rule beyond the count decides it (else empty)."""
+        """Why the target is not met, in a few words, when a rule beyond the count decides it (else empty)."""
         rule = self.figures.get("equity_rule") or {}
         if rule.get("met") is not False:
             return ""

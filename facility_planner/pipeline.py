@@ -240,7 +240,7 @@ def _named_districts(scn: Scenario, path) -> list[str]:
     ``older_share_by_district``.
     """
     d = load_beijing().districts
-    names = [("demand.older_share_by_district", str(n)) for n in scn.demand.older_share_by_district]
+    names = [("demand.older_share_by_district", n) for n in scn.demand.older_share_by_district]
     for k, fam in scn.families.items():
         names += [(f"families.{k}.by_district", n) for n in fam.by_district]
         names += [(f"families.{k}.beds_by_district", n) for n in fam.beds_by_district]

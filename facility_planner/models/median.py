@@ -343,10 +343,11 @@ def _dual_at_node(
     for it in range(max_iter):
         # ρ_j = Σ_i min(WT_ji − u_i, 0) = Σ_i min(WT_ji, u_i) − Σ_i u_i: two passes over the node's array, not three
         np.minimum(WT, u, out=low)
-        rho = low.sum(axis=1) - u.sum()
+        usum = float(u.sum())
+        rho = low.sum(axis=1) - usum
         rf = rho[fr]
         sel = np.argpartition(rf, k - 1)[:k] if k < len(rf) else np.arange(len(rf))
-        L = float(u.sum() + rho[req].sum() + rf[sel].sum())
+        L = usum + float(rho[req].sum() + rf[sel].sum())
         open_ = np.concatenate((req, fr[sel]))
         if it % 4 == 0 or it == max_iter - 1:
             cost = float(w @ DT[open_].min(axis=0))
