@@ -14,6 +14,8 @@ $(BIN)/python:
 
 $(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
 	$(PIP) --quiet -e .
+	@# compile the p-median's inner loop once now (a few seconds) rather than in the first run
+	$(BIN)/python -c "from facility_planner.models._median_kernel import warm_up; warm_up()"
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed

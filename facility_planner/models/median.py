@@ -19,10 +19,11 @@ closed off (reduced-cost fixing). Often the bounds meet; otherwise a depth-first
 parent, closes sites by the same test, and branches on the most attractive site. The bound reported combines the
 nodes' bounds with those of the closed sites, so it stays a proven bound for the whole problem, also when time runs
 out. The radius-formulation MIP on HiGHS remains for side constraints (quotas, budgets), where the Lagrangian
-machinery does not apply. Measured on random graphs of the sizes of OR-Library's pmed11–40 (n = 300–900,
-p = 5–200), on a quiet 2-core machine: all 30 proven optimal within a 60 s limit, 28 of them in ≤ 10 s; n = 700,
-p = 70 and n = 800, p = 80 need about 1,300 and 2,000 nodes (15 and 19–25 s); n = 900, p = 5 took 138 s on HiGHS
-before (its root LP alone over a minute), now 2.5 s.
+machinery does not apply. A node's subgradient steps run compiled (numba, :mod:`._median_kernel`) over each
+demand's sorted costs, touching only the pairs cheaper than the demand's multiplier: 10–15× faster than the same
+steps in numpy (n = 700, p = 70: 1,271 nodes in 1.0 s instead of 12 s). Measured on random graphs of the sizes of
+OR-Library's pmed11–40 (n = 300–900, p = 5–200), on a quiet 2-core machine: all 30 proven optimal, each in ≤ 10 s
+(slowest n = 800, p = 10 and p = 80, 6–7 s); n = 900, p = 5 took 138 s on HiGHS (its root LP alone over a minute).
 
 p-median with capacities: the textbook assignment model over the stored pairs, :math:`x_{ij} \le y_j`,
 :math:`\sum_i w_i x_{ij} \le C_j y_j`; demand may be split between sites.
@@ -313,68 +314,6 @@ class _Lagrangian:
 _BB_PATIENCE, _BB_LAM_MIN, _BB_MAX_ITER, _ROOT_PATIENCE = 4, 0.05, 60, 10
 
 
-def _dual_at_node(
-    WT: FloatArray,
-    DT: FloatArray,
-    w: FloatArray,
-    u: FloatArray,
-    req: IntArray,
-    fr: IntArray,
-    k: int,
-    target: float,
-    slack: float,
-    lam: float,
-    max_iter: int,
-    deadline: float,
-) -> tuple[float, FloatArray, FloatArray, FloatArray, IntArray | None, float]:
-    """The Lagrangian dual of one branch-and-bound node by subgradient steps on dense arrays.
-
-    ``WT`` holds weighted costs site × demand (``inf`` where a site cannot serve), ``DT`` the costs; rows are the
-    node's sites, ``req`` (indices) forced open, ``fr`` (indices) free, of which ``k`` open. Returns ``(bound,
-    multipliers, per-free-site bounds on the plans that open it, the same on the plans that close it, cheapest
-    relaxed plan (indices) or None, its cost)``; a per-site bound of −inf says nothing.
-    """
-    best, best_u = -np.inf, u
-    best_site, best_close = np.full(len(fr), -np.inf), np.full(len(fr), -np.inf)
-    plan: IntArray | None = None
-    plan_cost = np.inf
-    stall = 0
-    low = np.empty_like(WT)
-    for it in range(max_iter):
-        # ρ_j = Σ_i min(WT_ji − u_i, 0) = Σ_i min(WT_ji, u_i) − Σ_i u_i: two passes over the node's array, not three
-        np.minimum(WT, u, out=low)
-        usum = float(u.sum())
-        rho = low.sum(axis=1) - usum
-        rf = rho[fr]
-        sel = np.argpartition(rf, k - 1)[:k] if k < len(rf) else np.arange(len(rf))
-        L = usum + float(rho[req].sum() + rf[sel].sum())
-        open_ = np.concatenate((req, fr[sel]))
-        if it % 4 == 0 or it == max_iter - 1:
-            cost = float(w @ DT[open_].min(axis=0))
-            if cost < plan_cost:
-                plan, plan_cost = open_, cost
-        if L > best + 1e-9 * max(1.0, abs(L)):
-            best, best_u, stall = L, u, 0
-            # a plan opening free site j costs at least L − ρ_(k) + ρ_j; one closing j, if j is among the k chosen,
-            # at least L − ρ_j + ρ_(k+1)
-            best_site = L + np.maximum(0.0, rf - rf[sel].max())
-            best_close = np.full(len(rf), L)
-            best_close[sel] = L - rf[sel] + (np.partition(rf, k)[k] if k < len(rf) else np.inf)
-        else:
-            stall += 1
-            if stall >= _BB_PATIENCE:
-                lam, stall = lam / 2, 0
-        goal = min(target, plan_cost)
-        if best > goal - slack or lam < _BB_LAM_MIN or time.perf_counter() > deadline:
-            break
-        g = 1.0 - (WT[open_] < u).sum(axis=0)
-        gg = float(g @ g)
-        if gg == 0.0:
-            break
-        u = u + lam * (goal - L) / gg * g
-    return best, best_u, best_site, best_close, plan, plan_cost
-
-
 def _branch_and_bound(
     C: sp.csr_matrix,
     w: FloatArray,
@@ -400,11 +339,17 @@ def _branch_and_bound(
     Returns ``(best plan mask, its cost, proven lower bound on every plan, finished?, nodes)``: the bound is the least
     bound of the subtrees pruned, costed or (when time ran out) left unexplored.
     """
+    from ._median_kernel import node_dual  # numba: imported (0.4 s) only when a branch and bound runs
+
     n, m = C.shape
-    DT = np.full((m, n), np.inf)  # site × demand: a node's sites are contiguous rows
+    DT = np.full((m, n), np.inf)  # site × demand
     Cc = C.tocoo()
     DT[Cc.col, Cc.row] = Cc.data
-    WT = DT * w
+    # each demand's weighted costs, ascending, and their sites: a node's step reads only the pairs that count
+    weighted = DT.T * w[:, None]
+    site = np.argsort(weighted, axis=1, kind="stable")
+    sorted_cost = np.take_along_axis(weighted, site, axis=1)
+    del weighted
 
     def _slack_gap(cost: float) -> float:
         return max(_slack(cost, integral), gap * abs(cost))
@@ -438,28 +383,27 @@ def _branch_and_bound(
             if n_free >= k:
                 leaf(req | fr if k else req)
             continue
-        act = np.flatnonzero(req | fr)
-        r_i, f_i = np.flatnonzero(req[act]), np.flatnonzero(fr[act])
-        bound, u, site_b, close_b, plan, _ = _dual_at_node(
-            WT[act], DT[act], w, u, r_i, f_i, k, ub, slack, lam, _BB_MAX_ITER, deadline
+        f_i = np.flatnonzero(fr)
+        bound, u, rho, site_b, close_b, plan, _ = node_dual(
+            sorted_cost, site, u, np.flatnonzero(req), f_i, k, ub, slack, lam, _BB_MAX_ITER, _BB_PATIENCE, _BB_LAM_MIN
         )
         nodes += 1
-        if plan is not None:
+        if len(plan):
             mask = np.zeros(m, dtype=bool)
-            mask[act[plan]] = True
+            mask[plan] = True
             leaf(mask)
         if bound > ub - slack:
             low = min(low, bound)
             continue
         site_lb = np.full(m, -np.inf)
-        site_lb[act[f_i]] = site_b
+        site_lb[f_i] = site_b
         closed = fr & (site_lb > ub - slack)
         if closed.any():
             low = min(low, float(site_lb[closed].min()))
             fr = fr & ~closed
         # the reverse test: a site whose closing is proven no better than the best plan stays open in this subtree
         close_lb = np.full(m, -np.inf)
-        close_lb[act[f_i]] = close_b
+        close_lb[f_i] = close_b
         must = fr & (close_lb > ub - slack)
         if must.any():
             low = min(low, float(close_lb[must].min()))
@@ -472,8 +416,7 @@ def _branch_and_bound(
                 leaf(req | fr if k else req)
             continue
         # branch on the most attractive free site (the least reduced cost at the best multipliers)
-        rho = np.minimum(WT[fr] - u, 0.0).sum(axis=1)
-        j = int(np.flatnonzero(fr)[np.argmin(rho)])
+        j = int(np.flatnonzero(fr)[np.argmin(rho[fr])])
         fr = fr.copy()
         fr[j] = False
         opened = req.copy()
@@ -590,7 +533,10 @@ def p_median(
         for plan in found:
             if lag_bound > ub - slack or time.perf_counter() > deadline:
                 break
-            y1 = _interchange(D, wp, prep.required, allowed, plan, deadline=deadline) if D is not None else plan
+            # swaps only into sites that some plan cheaper than the best known may open (measured: n = 800, p = 80,
+            # the eight polishes 3.5 s → ...)
+            hopeful = allowed & ~(site_lb > ub - slack)
+            y1 = _interchange(D, wp, prep.required, hopeful, plan, deadline=deadline) if D is not None else plan
             cost = _plan_cost(Cw, wp, y1)
             if cost < ub:
                 y0, ub, slack = y1, cost, _slack(cost, integral)
