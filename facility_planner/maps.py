@@ -19,6 +19,7 @@ import os
 import re
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -205,6 +206,21 @@ def _color(v: float, breaks: list[float]) -> str:
         if v >= b:
             return c
     return OLDER_COLORS[0]
+
+
+def merged_polygons(geoms: np.ndarray) -> Any:
+    """The union of polygons: along their shared edges when they tile without overlap (grid cells: 60,000 in 0.4 s,
+    where the general union takes 3 s and hatching them one by one in a static map took 50 s), else the general
+    union.
+    """
+    import math
+
+    import shapely
+
+    merged = shapely.coverage_union_all(geoms)
+    if shapely.is_valid(merged) and math.isclose(merged.area, float(shapely.area(geoms).sum()), rel_tol=1e-9):
+        return merged
+    return shapely.union_all(geoms)  # overlapping or ill-fitting polygons
 
 
 def _geojson(gdf: gpd.GeoDataFrame, simplify_m: float, props: list[str], decimals: int = 5) -> dict:
@@ -423,7 +439,14 @@ def plan_map(
                 labels=("未覆盖60岁以上 uncovered aged 60+", "距最近设施(米) nearest site m"),
             ).add_to(m)
             continue
-        u = unc.to_crs("EPSG:32650").dissolve(by="township_code", as_index=False, aggfunc={"pop_60": "sum"})
+        um = unc.to_crs("EPSG:32650")
+        shapes = {code: merged_polygons(g.geometry.to_numpy()) for code, g in um.groupby("township_code")}
+        people = um.groupby("township_code")["pop_60"].sum()
+        u = gpd.GeoDataFrame(
+            {"township_code": list(shapes), "pop_60": people.loc[list(shapes)].to_numpy()},
+            geometry=list(shapes.values()),
+            crs=um.crs,
+        )
         u = u.to_crs(WGS84).assign(pop_60=lambda x: x["pop_60"].round())
         u["township"] = u["township_code"].map(tnames).fillna("")
         props = ["township", "pop_60"]

@@ -177,3 +177,20 @@ def test_clustered_sites_leave_the_map_a_maximum_zoom(plan_dir, monkeypatch):
     assert "markerClusterGroup" in html
     options = html[html.index("L.map(") :][:600]
     assert re.search(r'"maxZoom": \d+', options), options
+
+
+def test_merged_polygons_tiles_and_overlaps():
+    # SYNTHETIC squares. Grid cells tile: merged along their shared edges. Overlapping ones do not tile, and the
+    # fast path would be wrong for them: the general union must take over (its area counts the overlap once).
+    import numpy as np
+    import shapely
+
+    from facility_planner.maps import merged_polygons
+
+    grid = np.array([shapely.box(x, y, x + 1, y + 1) for x in range(4) for y in range(3) if (x, y) != (1, 1)])
+    tiled = merged_polygons(grid)
+    assert shapely.is_valid(tiled) and tiled.area == pytest.approx(11.0)
+    assert tiled.equals(shapely.union_all(grid))  # one shape with the hole at (1, 1)
+    overlapping = np.array([shapely.box(0, 0, 2, 2), shapely.box(1, 1, 3, 3)])
+    merged = merged_polygons(overlapping)
+    assert shapely.is_valid(merged) and merged.area == pytest.approx(7.0)
