@@ -337,9 +337,10 @@ def plan_map(
     def prep(gdf):
         if gdf is None or not len(gdf):
             return gdf
-        g = gdf.to_crs(WGS84)
+        g = gdf
         if district is not None and "district_code" in g.columns:
-            g = g[g["district_code"].astype(str) == district]
+            g = g[g["district_code"].astype(str) == district]  # the district's rows first, then reprojected
+        g = g.to_crs(WGS84)
         return to_gcj02(g) if shift else g
 
     districts = prep(layers["districts"])
