@@ -217,9 +217,12 @@ def merged_polygons(geoms: np.ndarray) -> Any:
 
     import shapely
 
-    merged = shapely.coverage_union_all(geoms)
-    if shapely.is_valid(merged) and math.isclose(merged.area, float(shapely.area(geoms).sum()), rel_tol=1e-9):
-        return merged
+    try:
+        merged = shapely.coverage_union_all(geoms)
+        if shapely.is_valid(merged) and math.isclose(merged.area, float(shapely.area(geoms).sum()), rel_tol=1e-9):
+            return merged
+    except shapely.errors.GEOSException:  # GEOS refuses some non-tilings outright (T-junctions, duplicates)
+        pass
     return shapely.union_all(geoms)  # overlapping or ill-fitting polygons
 
 

@@ -367,8 +367,8 @@ def write_workbook(plan: Plan, path: str | Path, *, table: pd.DataFrame | None =
             cell.font = bold
             header.append(cell)
         ws.append(header)
-        # Python values, missing ones empty (NaN, NA and None alike)
-        values = df.astype(object).where(df.notna(), None)
+        # Python values, missing ones empty (NaN, NA and None alike), an infinite gap written as pandas did
+        values = df.astype(object).where(df.notna(), None).replace({np.inf: "inf", -np.inf: "-inf"})
         for row in values.itertuples(index=False, name=None):
             ws.append(row)
     stamp = _fixed_time()

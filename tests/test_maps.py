@@ -194,3 +194,8 @@ def test_merged_polygons_tiles_and_overlaps():
     overlapping = np.array([shapely.box(0, 0, 2, 2), shapely.box(1, 1, 3, 3)])
     merged = merged_polygons(overlapping)
     assert shapely.is_valid(merged) and merged.area == pytest.approx(7.0)
+    # inputs GEOS's coverage union refuses with an error rather than a wrong shape: a T-junction (two cells against
+    # the side of a larger one, e.g. where township polygons overlap) and a cell given twice
+    t_junction = np.array([shapely.box(0, 0, 2, 2), shapely.box(2, 0, 3, 1), shapely.box(2, 1, 3, 2)])
+    assert merged_polygons(t_junction).area == pytest.approx(6.0)
+    assert merged_polygons(np.array([shapely.box(0, 0, 1, 1)] * 2)).area == pytest.approx(1.0)

@@ -239,3 +239,20 @@ def test_compiled_node_dual_bounds_each_node_and_each_site(seed):
         if len(plan):
             assert set(req) <= set(plan) and len(plan) == p
             assert plan_cost == pytest.approx(float(w @ D[:, plan].min(axis=1)))
+
+
+def test_kernel_compiles_in_memory_where_no_cache_is_writable(monkeypatch):
+    # numba refuses `cache=True` at decoration ("no locator available") when neither the package's folder nor the
+    # user's cache can be written (a read-only install); the kernel must then compile without a cache, not fail
+    from facility_planner.models import _median_kernel as kernel
+
+    real = kernel.njit
+
+    def no_cache_anywhere(*args, **kw):
+        if kw.get("cache"):
+            raise RuntimeError("cannot cache function 'f': no locator available for file 'f.py'")
+        return real(*args, **kw)
+
+    monkeypatch.setattr(kernel, "njit", no_cache_anywhere)
+    double = kernel._compiled(lambda x: 2 * x)
+    assert double(21) == 42

@@ -13,11 +13,24 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit
 
+
+def _compiled(fn: Any) -> Any:
+    """``fn`` compiled, its machine code cached for the next process.
+
+    The cache lives beside this module or in the user's cache; where neither place is writable (a read-only install,
+    a locked-down worker) the function is compiled in memory instead of failing.
+    """
+    try:
+        return njit(cache=True, nogil=True)(fn)
+    except RuntimeError:  # numba: "cannot cache function ...: no locator available"
+        return njit(nogil=True)(fn)
+
+
 FloatArray = npt.NDArray[np.floating[Any]]
 IntArray = npt.NDArray[np.integer[Any]]
 
 
-@njit(cache=True, nogil=True)
+@_compiled
 def _select(values: FloatArray, idx: IntArray, k: int) -> None:  # pragma: no cover - compiled
     """Reorder ``idx`` so that its first ``k`` entries index the ``k`` smallest ``values``.
 
@@ -45,7 +58,7 @@ def _select(values: FloatArray, idx: IntArray, k: int) -> None:  # pragma: no co
             return
 
 
-@njit(cache=True, nogil=True)
+@_compiled
 def node_dual(  # pragma: no cover - compiled; tested through the branch and bound
     cost: FloatArray,
     site: IntArray,
@@ -172,5 +185,16 @@ def warm_up() -> Any:
     cost = np.array([[1.0, 2.0], [1.0, 3.0]])
     site = np.array([[0, 1], [1, 0]], np.int64)
     return node_dual(
-        cost, site, np.array([1.5, 1.5]), np.zeros(0, np.int64), np.arange(2), 1, 10.0, 0.5, 2.0, 5, 4, 0.05
+        cost,
+        site,
+        np.array([1.5, 1.5]),
+        np.zeros(0, np.int64),
+        np.arange(2, dtype=np.int64),
+        1,
+        10.0,
+        0.5,
+        2.0,
+        5,
+        4,
+        0.05,
     )

@@ -534,7 +534,7 @@ def p_median(
             if lag_bound > ub - slack or time.perf_counter() > deadline:
                 break
             # swaps only into sites that some plan cheaper than the best known may open (measured: n = 800, p = 80,
-            # the eight polishes 3.5 s → ...)
+            # the root 5.7 s → 3.5 s)
             hopeful = allowed & ~(site_lb > ub - slack)
             y1 = _interchange(D, wp, prep.required, hopeful, plan, deadline=deadline) if D is not None else plan
             cost = _plan_cost(Cw, wp, y1)
