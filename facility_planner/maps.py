@@ -444,11 +444,11 @@ def plan_map(
             ).add_to(m)
             continue
         um = unc.to_crs("EPSG:32650")
-        shapes = {code: merged_polygons(g.geometry.to_numpy()) for code, g in um.groupby("township_code")}
-        people = um.groupby("township_code")["pop_60"].sum()
+        by_town = um.groupby("township_code")
+        people = by_town["pop_60"].sum()
         u = gpd.GeoDataFrame(
-            {"township_code": list(shapes), "pop_60": people.loc[list(shapes)].to_numpy()},
-            geometry=list(shapes.values()),
+            {"township_code": people.index, "pop_60": people.to_numpy()},
+            geometry=[merged_polygons(g.geometry.to_numpy()) for _, g in by_town],  # in the same (sorted) order
             crs=um.crs,
         )
         u = u.to_crs(WGS84).assign(pop_60=lambda x: x["pop_60"].round())

@@ -2,7 +2,8 @@
 
 Each subgradient step of a node touches only the (demand, site) pairs that count, a few per demand, in a loop that
 numpy cannot express without a dozen passes over arrays of every site × demand; compiled, a step costs
-microseconds. The machine code is cached beside this module after the first call.
+microseconds. The machine code is cached (beside this module, or in the user's cache) after the first call, and
+compiled in memory where no cache can be written.
 """
 
 from __future__ import annotations
