@@ -41,6 +41,7 @@ import scipy.sparse as sp
 from ._errors import InfeasibleModelError, OutputExistsError, ValidationError
 from .matrices import LabelledMatrix
 from .models import max_cover, partial_cover
+from .models._milp import stop_when_stalled
 from .models.base import as_matrix, as_weights
 
 #: relative slack added to the computed upper bounds, so that floating-point sums never make a bound too low
@@ -528,7 +529,10 @@ def coverage_curve(
         rows = []
         for lim in sorted(float(x) for x in time_limits):
             t2 = time.perf_counter()
-            sol = max_cover(M, w, tp, existing=list(existing), solver=solver, time_limit_s=lim, mip_rel_gap=mip_rel_gap)
+            with stop_when_stalled(False):  # each point shows what its whole time limit buys
+                sol = max_cover(
+                    M, w, tp, existing=list(existing), solver=solver, time_limit_s=lim, mip_rel_gap=mip_rel_gap
+                )
             r = _sol_row(sol, time.perf_counter() - t2)
             rows.append(
                 {
@@ -865,22 +869,23 @@ def curve_for_scenario(
                 f"no exact point by default: {rows:,} demand rows is beyond what the MILP closes in minutes "
                 f"(more than {EXACT_DEFAULT_MAX_ROWS:,}); the envelope is greedy + proven bounds. Ask with --exact."
             )
-    res = coverage_curve(
-        prob.coverage,
-        prob.weights,
-        max_new=max_new,
-        points=points,
-        to_share=to_share,
-        existing=prob.existing,
-        exact_at=exact_at,
-        time_limits=time_limits,
-        total_weight=prob.total_weight,
-        label=prob.label,
-        weight_label=getattr(prob, "weight_label", "demand"),
-        solver=scn.solver.name,
-        time_limit_s=scn.solver.time_limit_s,
-        mip_rel_gap=scn.solver.mip_rel_gap,
-    )
+    with stop_when_stalled(scn.solver.stop_when_stalled):
+        res = coverage_curve(
+            prob.coverage,
+            prob.weights,
+            max_new=max_new,
+            points=points,
+            to_share=to_share,
+            existing=prob.existing,
+            exact_at=exact_at,
+            time_limits=time_limits,
+            total_weight=prob.total_weight,
+            label=prob.label,
+            weight_label=getattr(prob, "weight_label", "demand"),
+            solver=scn.solver.name,
+            time_limit_s=scn.solver.time_limit_s,
+            mip_rel_gap=scn.solver.mip_rel_gap,
+        )
     res.notes = notes + list(getattr(prob, "notes", [])) + res.notes
     return res
 

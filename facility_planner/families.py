@@ -24,6 +24,7 @@ from ._errors import ScenarioError
 from ._validate import Problems, check_unique
 from .coords import CoordSystem
 from .kinds import KINDS, KPI, Outcome
+from .models._milp import stop_when_stalled
 from .population import largest_remainder
 from .sites import candidates_from_demand, dense_housing, exclude
 
@@ -762,7 +763,8 @@ def plan_family(ctx: PlanContext, key: str, spec: FamilySpec, index: int = 0) ->
     """Plan one family: its problem, its travel, its model kind, and the result with KPI and district rows."""
     prob = family_problem(ctx, key, spec)
     travel = family_travel(ctx, key, prob)
-    out: Outcome = KINDS[spec.model](prob, travel, ctx.scenario.solver)
+    with stop_when_stalled(ctx.scenario.solver.stop_when_stalled):
+        out: Outcome = KINDS[spec.model](prob, travel, ctx.scenario.solver)
     return _result(ctx, prob, travel, out, index)
 
 
@@ -794,7 +796,18 @@ def _result(ctx: PlanContext, prob: FamilyProblem, travel: FamilyTravel, out: Ou
     kpi.notes = [*prob.notes, *out.notes]
     if out.assembled and out.solutions:
         kpi.notes.append(f"assembled from sub-problems: {out.assembled}")
-    if kpi.gap_exceeded:
+    stalled = [s.stalled for s in out.solutions if s.stalled]
+    if kpi.gap_exceeded and stalled:
+        st = max(stalled, key=lambda x: x["after_s"])
+        kpi.figures["solver_stop"] = "stalled"
+        kpi.notes.append(
+            f"the proven gap {kpi.gap:.2%} is above the {kpi.gap_requested:.2%} asked: the solver stopped after "
+            f"{st['after_s']:.0f} s of its {st['limit_s']:.0f} s because in its last {st['window_s']:.0f} s the plan did "
+            "not improve and the bound moved too little to reach the gap asked in time; a longer "
+            "`solver.time_limit_s` is unlikely to close it (`solver.stop_when_stalled: false` runs to the limit)"
+        )
+    elif kpi.gap_exceeded:
+        kpi.figures["solver_stop"] = "time_limit"
         kpi.notes.append(
             f"the proven gap {kpi.gap:.2%} is above the {kpi.gap_requested:.2%} asked: the solver stopped at its "
             "time limit; a longer `solver.time_limit_s` may close it"

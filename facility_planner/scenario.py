@@ -70,11 +70,16 @@ class FamilyTravelSpec(_Strict):
 
 
 class SolverSpec(_Strict):
-    """The ``solver:`` block: solver name, time limit per model and relative optimality gap."""
+    """The ``solver:`` block: solver name, time limit per model, relative optimality gap, and early stopping."""
 
     name: str = "highs"
     time_limit_s: float = Field(60.0, gt=0)
     mip_rel_gap: float = Field(0.005, ge=0, lt=1)
+    stop_when_stalled: bool = Field(
+        True,
+        description="Stop a branch-and-bound before its time limit when neither its plan nor its bound is on its way "
+        "to `mip_rel_gap` (the plan says so); false runs every model to its limit.",
+    )
 
 
 class PointsFileSpec(_Strict):

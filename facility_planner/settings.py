@@ -11,17 +11,29 @@ time_limit_s : float
     Default solver time limit in seconds.
 mip_rel_gap : float
     Default relative optimality gap at which the solver stops.
+solver_threads : int | None
+    Threads for each HiGHS solve; ``None`` lets HiGHS choose (about half the cores). A local sweep's workers get
+    cores ÷ workers, from the environment variable ``FACILITY_PLANNER_SOLVER_THREADS``, so parallel runs do not
+    oversubscribe the machine.
 working_crs : str
     Metric CRS for analysis. UTM 50N suits Beijing.
+stop_when_stalled : bool
+    Stop a branch-and-bound before its time limit when it is not on its way to ``mip_rel_gap``
+    (:class:`facility_planner.models._milp.StallWatch`); the plan then says so. Off: every solve runs to its limit or
+    its gap. Scenario runs set it from ``solver.stop_when_stalled`` (on by default there).
 show_progress : bool
     Show progress bars on long steps.
 """
 
 from __future__ import annotations
 
+import os
+
 data_dir: str | None = None
 solver: str = "highs"
 time_limit_s: float = 300.0
 mip_rel_gap: float = 1e-4
+solver_threads: int | None = int(os.environ.get("FACILITY_PLANNER_SOLVER_THREADS", "0") or 0) or None
 working_crs: str = "EPSG:32650"
+stop_when_stalled: bool = False
 show_progress: bool = True

@@ -21,6 +21,7 @@ import itertools
 import json
 import logging
 import math
+import os
 import re
 import tempfile
 import time
@@ -248,11 +249,15 @@ def dask_client(scheduler: str | None = None, *, workers: int = 2) -> Iterator:
         return
     if not (isinstance(workers, int) and workers >= 1):
         raise ValidationError("--workers", [f"`workers` must be a whole number ≥ 1; got {workers!r}."])
+    # each worker's HiGHS gets its share of the cores (two workers × HiGHS's own two threads on two cores made
+    # every run slower)
+    solver_threads = max(1, (os.cpu_count() or 1) // workers)
     with (
         LocalCluster(
             n_workers=workers,
             threads_per_worker=1,
             processes=True,
+            env={"FACILITY_PLANNER_SOLVER_THREADS": str(solver_threads)},
             # a free port: the default (None) still takes 8787 and warns "Port 8787 is already in use" when another
             # cluster or notebook has it
             dashboard_address=":0",

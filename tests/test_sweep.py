@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -190,6 +191,18 @@ def test_runs_of_the_bundled_plan_validate_with_the_family_order_kept():
     )
 
 
+def _worker_solver_threads() -> int | None:
+    import highspy
+
+    from facility_planner import settings
+    from facility_planner.models._milp import _new_highs
+
+    h = _new_highs(highspy, False)
+    got = h.getOptionValue("threads")
+    assert (got[1] if isinstance(got, tuple) else got) == settings.solver_threads  # (status, value) in highspy 1.16
+    return settings.solver_threads
+
+
 @pytest.mark.slow
 def test_a_local_cluster_does_not_need_the_dashboard_port():
     """Another cluster or notebook holding 8787 must not make a sweep warn ("Port 8787 is already in use")."""
@@ -209,6 +222,9 @@ def test_a_local_cluster_does_not_need_the_dashboard_port():
             warnings.simplefilter("always")
             with dask_client(workers=1) as client:
                 assert client.submit(sum, [1, 2]).result() == 3
+                # the worker's HiGHS gets the machine's cores ÷ workers (here all of them), not HiGHS's own choice
+                threads = client.submit(_worker_solver_threads, pure=False).result()
+                assert threads == max(1, os.cpu_count() or 1)
         assert not [w for w in caught if "8787" in str(w.message)]
     finally:
         s.close()

@@ -9,7 +9,9 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +46,9 @@ class MILP:
     #: solve the root LP of branch-and-bound by interior point (HiGHS ``mip_lp_solver="ipm"``) instead of dual
     #: simplex: on degenerate coverage LPs simplex took 74 s where IPM took 1.3 s (Miyun's mutual-aid points)
     root_ipm: bool = False
+    #: let HiGHS run its root reduced-cost heuristic, a sub-MIP that reports to no callback, so neither a stall nor
+    #: Ctrl-C stops it before it returns (measured: 21 s of a 22 s limit on a Haidian maximal covering)
+    root_reduced_cost_heuristic: bool = True
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -52,7 +57,7 @@ class MILP:
 
 @dataclass
 class RawResult:
-    status: str  # optimal | time_limit | infeasible | unbounded | error
+    status: str  # optimal | time_limit | stalled | infeasible | unbounded | no_solution | error
     x: npt.NDArray[np.float64] | None
     objective: float | None
     bound: float | None
@@ -147,6 +152,8 @@ def _solve_highs(
         h.setOptionValue("presolve", "off")
     if model.root_ipm and model.integer.any():
         h.setOptionValue("mip_lp_solver", "ipm")
+    if not model.root_reduced_cost_heuristic:
+        h.setOptionValue("mip_heuristic_run_root_reduced_cost", False)
     lp = _highs_lp(highspy, model, integer=True)
     status = h.passModel(lp)
     if status == highspy.HighsStatus.kError:
@@ -159,7 +166,15 @@ def _solve_highs(
         # with a feasible start, the feasibility-jump heuristic adds nothing, and it does not watch the time limit
         # (measured: a 7 s limit overrun to 75 s on a p-median with 1.7 M rows; see ERGO-Code/HiGHS#885)
         h.setOptionValue("mip_heuristic_run_feasibility_jump", False)
-    run_highs(h)  # in a worker thread, so Ctrl-C/SIGTERM stop the solve promptly
+    watch = None
+    if model.integer.any() and time_limit_s >= StallWatch.min_limit_s and _stall_enabled():
+        watch = StallWatch(time_limit_s, mip_rel_gap, model.integral_objective)
+        h.cbMipInterrupt.subscribe(watch.check)
+    try:
+        run_highs(h)  # in a worker thread, so Ctrl-C/SIGTERM stop the solve promptly
+    finally:
+        if watch is not None:
+            h.cbMipInterrupt.unsubscribe(watch.check)
     seconds = time.perf_counter() - t0
     ms = h.getModelStatus()
     info = h.getInfo()
@@ -171,6 +186,8 @@ def _solve_highs(
         status = "optimal"
     elif ms in (M.kTimeLimit, M.kIterationLimit, M.kInterrupt, M.kSolutionLimit, M.kHighsInterrupt):  # type: ignore[attr-defined]  # not in highspy's stubs
         status = "time_limit" if has_sol else "no_solution"
+        if has_sol and watch is not None and watch.stopped is not None:
+            status = "stalled"
     elif ms == M.kInfeasible:
         status = "infeasible"
     elif ms in (M.kUnbounded, M.kUnboundedOrInfeasible):
@@ -188,17 +205,108 @@ def _solve_highs(
     gap = relative_gap(objective, bound) if objective is not None and bound is not None else None
     if status == "optimal" and gap is not None and not is_mip:
         gap = 0.0
-    return RawResult(
-        status,
-        x,
-        objective,
-        bound,
-        gap,
-        seconds,
-        "highs",
-        h.modelStatusToString(ms),
-        {"mip_nodes": int(getattr(info, "mip_node_count", 0) or 0)},
-    )
+    extra: dict[str, Any] = {"mip_nodes": int(getattr(info, "mip_node_count", 0) or 0)}
+    if status == "stalled" and watch is not None and watch.stopped is not None:
+        extra["stalled"] = {**watch.stopped, "limit_s": time_limit_s}
+    return RawResult(status, x, objective, bound, gap, seconds, "highs", h.modelStatusToString(ms), extra)
+
+
+#: set by :func:`stop_when_stalled` for the solves made inside it; ``None`` reads :data:`settings.stop_when_stalled`
+_STALL: ContextVar[bool | None] = ContextVar("stop_when_stalled", default=None)
+
+
+@contextmanager
+def stop_when_stalled(enabled: bool) -> Iterator[None]:
+    """Within this block, HiGHS branch-and-bounds stop early when stalled (:class:`StallWatch`) or run to their limit."""
+    token = _STALL.set(bool(enabled))
+    try:
+        yield
+    finally:
+        _STALL.reset(token)
+
+
+def _stall_enabled() -> bool:
+    v = _STALL.get()
+    return bool(settings.stop_when_stalled) if v is None else v
+
+
+class StallWatch:
+    """Stops a branch-and-bound that is not on its way to the gap asked before its time limit.
+
+    HiGHS calls :meth:`check` at its interrupt checks with the running time and the objectives of the best plan and
+    of the bound. Once ``min_share`` of the time limit has passed, the solve is stopped when, over the last ``window`` seconds (a fifth of the time so far, at least
+    ``min_window_s``), the plan has not improved and the bound has moved so little that even at ``pace`` times that
+    rate the gap asked would not be reached before the time limit. The plan is then the one the limit would most
+    likely have returned, with a slightly looser bound; :attr:`stopped` keeps the figures for the reader.
+
+    Progress in branch-and-bound comes in jumps, so this can stop a solve that would have closed its gap later: a
+    10,000 × 3,000 maximal covering holds its plan and bound still for 3 s of root cut rounds, then is proven at
+    4 s. It is therefore off by default (:data:`facility_planner.settings.stop_when_stalled`) and on for scenario runs
+    (``solver.stop_when_stalled``), where a planner waits for many models; benchmarks of published optima leave it
+    off. HiGHS's heuristic sub-MIPs call no callback, so a stall inside one is seen only when it returns.
+
+    Solves with a time limit under :attr:`min_limit_s` (e.g. the small windows of a large model's local search) are
+    not watched.
+    """
+
+    min_limit_s = 5.0
+
+    def __init__(
+        self,
+        time_limit_s: float,
+        gap: float,
+        integral: bool,
+        *,
+        min_window_s: float = 2.0,
+        min_share: float = 0.1,
+        pace: float = 2.0,
+    ) -> None:
+        self.limit = time_limit_s
+        self.min_share = min_share
+        self.gap = gap
+        self.integral = integral
+        self.min_window_s = min_window_s
+        self.pace = pace
+        self.history: list[tuple[float, float, float]] = []
+        #: when stopped: ``after_s`` (solver seconds), ``window_s``, ``bound_moved`` in it and ``needed`` (how far
+        #: the bound still had to move to reach the gap asked)
+        self.stopped: dict[str, float] | None = None
+
+    def check(self, event: Any) -> None:
+        """HiGHS's MIP interrupt callback."""
+        out = event.data_out
+        self.observe(event, float(out.running_time), float(out.mip_primal_bound), float(out.mip_dual_bound))
+
+    def observe(self, event: Any, t: float, plan: float, bound: float) -> None:
+        """Record the state at ``t`` seconds and call ``event.interrupt()`` when the solve has stalled."""
+        if self.stopped is not None or not (math.isfinite(plan) and math.isfinite(bound)):
+            return
+        if self.history and t - self.history[-1][0] < 0.05:
+            return
+        self.history.append((t, plan, bound))
+        if t < self.min_share * self.limit:
+            return
+        window = max(self.min_window_s, 0.2 * t)
+        past = [h for h in self.history if h[0] <= t - window]
+        if not past:
+            return
+        t0, plan0, bound0 = past[-1]
+        if abs(plan - plan0) > 1e-9 * max(1.0, abs(plan)):
+            return  # the plan is still improving
+        allowed = self.gap * max(abs(plan), 1e-9)
+        if self.integral:
+            allowed = max(allowed, 1.0 - 1e-6)
+        needed = abs(bound - plan) - allowed
+        left = self.limit - t
+        rate = abs(bound - bound0) / (t - t0)
+        if needed > 0 and left > 0 and needed > self.pace * rate * left:
+            self.stopped = {
+                "after_s": round(t, 2),
+                "window_s": round(t - t0, 2),
+                "bound_moved": abs(bound - bound0),
+                "needed": needed,
+            }
+            event.interrupt()
 
 
 def _highs_lp(highspy: Any, model: MILP, *, integer: bool) -> Any:
@@ -317,13 +425,18 @@ _banner_lock = threading.Lock()
 
 
 def _new_highs(highspy: Any, log: bool) -> Any:
-    """A Highs instance; HiGHS prints a banner on stdout when the first one is made, which is muted unless logging."""
+    """A Highs instance, with :data:`settings.solver_threads` threads when set.
+
+    HiGHS prints a banner on stdout when the first one is made, which is muted unless logging.
+    """
     if log:
-        return highspy.Highs()
-    with _banner_lock:  # threads (the region search) may make their first instances at once
-        if _banner_shown:
-            return highspy.Highs()
-        return _muted_first_highs(highspy)
+        h = highspy.Highs()
+    else:
+        with _banner_lock:  # threads (the region search) may make their first instances at once
+            h = highspy.Highs() if _banner_shown else _muted_first_highs(highspy)
+    if settings.solver_threads:
+        h.setOptionValue("threads", int(settings.solver_threads))
+    return h
 
 
 def _muted_first_highs(highspy: Any) -> Any:

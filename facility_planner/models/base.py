@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -27,7 +28,9 @@ class Solution:
     model
         Which model (``"max_cover"``, ``"set_cover"``, ``"partial_cover"``, ``"p_median"``, ``"p_center"``).
     status
-        ``"optimal"`` (proven within ``mip_rel_gap``) or ``"time_limit"`` (best plan found when time ran out).
+        ``"optimal"`` (proven within ``mip_rel_gap``), ``"time_limit"`` (best plan found when time ran out) or
+        ``"stalled"`` (best plan found when the solver stopped before its limit, not on its way to ``mip_rel_gap``:
+        see :attr:`stalled`).
     objective, best_bound, gap
         The plan's objective, the best bound the solver proved, and their relative gap (0 = proven optimal).
     seconds, build_seconds
@@ -48,6 +51,10 @@ class Solution:
         Model-specific figures (e.g. a p-median's assignment cost, a method's iteration counts).
     requested_gap
         The relative gap the caller asked for (``mip_rel_gap``); None when the model does not record it.
+    stalled
+        When ``status`` is ``"stalled"``: the solver seconds at the stop (``after_s``), of ``limit_s``; the window it
+        was judged on (``window_s``), how far the bound moved in it (``bound_moved``) and how far it still had to move
+        to reach the gap asked (``needed``). See :class:`facility_planner.models._milp.StallWatch`.
 
     Attributes
     ----------
@@ -73,6 +80,7 @@ class Solution:
     notes: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
     requested_gap: float | None = None
+    stalled: dict[str, float] | None = None
 
     @property
     def gap_exceeded(self) -> bool:
@@ -338,7 +346,7 @@ def prepare_sides(side: SideConstraints | None, site_ids: npt.NDArray[Any]) -> P
 
 def check_status(raw: RawResult, model: str, explain: Iterable[str] = ()) -> None:
     """The one place solver status is checked (as spopt's ``check_status``)."""
-    if raw.status in ("optimal", "time_limit"):
+    if raw.status in ("optimal", "time_limit", "stalled"):
         return
     if raw.status == "infeasible":
         reasons = list(explain) or ["the constraints contradict each other; relax a per-unit minimum, the budget or p"]
@@ -404,8 +412,17 @@ def run(
     mip_rel_gap: float | None,
     warm_start: npt.NDArray[np.float64] | None = None,
     explain: Iterable[str] = (),
+    started: float | None = None,
+    limit_s: float | None = None,
 ) -> RawResult:
-    """Solve ``model`` and check the solver's status (:func:`check_status`); ``explain`` says why it may be infeasible."""
+    """Solve ``model`` and check the solver's status (:func:`check_status`); ``explain`` says why it may be infeasible.
+
+    A model that gives the solver what is left of its own time limit passes ``started`` (its ``time.perf_counter()``
+    at the start) and that ``limit_s``: a stop for a stall is then told in the model's time, not the solver's.
+    """
     raw = solve_milp(model, solver=solver, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap, warm_start=warm_start)
     check_status(raw, name, explain)
+    st = raw.extra.get("stalled")
+    if st is not None and started is not None and limit_s is not None:
+        raw.extra["stalled"] = {**st, "after_s": round(time.perf_counter() - started, 2), "limit_s": limit_s}
     return raw

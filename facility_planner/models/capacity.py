@@ -415,6 +415,8 @@ def capacitated_max_cover(
             time_limit_s=max(deadline - time.perf_counter(), 0.05 * time_limit_s),
             mip_rel_gap=mip_rel_gap,
             warm_start=ws,
+            started=t0,
+            limit_s=time_limit_s,
         )
         x = solved_values(raw, "capacitated_max_cover")[:m] > 0.5
         cap_bound = float(K[prep.required].sum() + np.sort(K[(upper > 0) & ~prep.required])[::-1][:p].sum())

@@ -203,6 +203,7 @@ def _finish(
         notes=prep.notes + notes,
         extra=extra or {},
         requested_gap=requested_gap,
+        stalled=raw.extra.get("stalled"),
     )
 
 
@@ -503,6 +504,11 @@ def max_cover(
                 ws = np.r_[x0.astype(float), z0]
             remaining = max(deadline - time.perf_counter(), 0.05 * time_limit_s)
             explain = grp.explain(p) if grp is not None and mins is not None else ()
+            # with a plan from our own search, HiGHS's root reduced-cost sub-MIP adds little and nothing stops it
+            # (measured on nine Beijing district models with the same start: seven the same plans, three of them
+            # 6-19 s faster; two 0.07% and 0.17% lower, still within the gap asked; the 10,000 x 3,000 benchmark the
+            # same optimum, 3.2-3.8 s instead of 4.2 s)
+            milp.root_reduced_cost_heuristic = ws is None
             raw = run(
                 milp,
                 name="max_cover",
@@ -511,6 +517,8 @@ def max_cover(
                 mip_rel_gap=mip_rel_gap,
                 warm_start=ws,
                 explain=explain,
+                started=t0,
+                limit_s=time_limit_s,
             )
             if dive_bound is not None and raw.objective is not None and (raw.bound is None or dive_bound < raw.bound):
                 # the LP's bound is tighter than what branch-and-bound proved in its time (e.g. stopped in its root)

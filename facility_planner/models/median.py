@@ -611,7 +611,16 @@ def p_median(
         size.update(levels=L, nnz=int(milp.A.nnz))
         # the time limit covers the whole call: the solver gets what the bounds and heuristics left
         left = max(1.0, time_limit_s - (time.perf_counter() - t0))
-        raw = run(milp, name="p_median", solver=solver, time_limit_s=left, mip_rel_gap=mip_rel_gap, warm_start=ws)
+        raw = run(
+            milp,
+            name="p_median",
+            solver=solver,
+            time_limit_s=left,
+            mip_rel_gap=mip_rel_gap,
+            warm_start=ws,
+            started=t0,
+            limit_s=time_limit_s,
+        )
         y = solved_values(raw, "p_median")[:m] > 0.5
         if y0 is not None and ub < _plan_cost(C, w, y):
             y = y0  # a solver that ignored the start and stopped early: keep the better plan
@@ -638,6 +647,7 @@ def p_median(
         raw.solver,
         size,
         prep.notes,
+        stalled=raw.extra.get("stalled"),
     )
 
 
