@@ -6,6 +6,7 @@ so solver status is interpreted in exactly one place.
 
 from __future__ import annotations
 
+import bisect
 import math
 import threading
 import time
@@ -234,9 +235,9 @@ class StallWatch:
     """Stops a branch-and-bound that is not on its way to the gap asked before its time limit.
 
     HiGHS calls :meth:`check` at its interrupt checks with the running time and the objectives of the best plan and
-    of the bound. Once ``min_share`` of the time limit has passed, the solve is stopped when, over the last ``window`` seconds (a fifth of the time so far, at least
-    ``min_window_s``), the plan has not improved and the bound has moved so little that even at ``pace`` times that
-    rate the gap asked would not be reached before the time limit. The plan is then the one the limit would most
+    of the bound. Once ``min_share`` of the time limit has passed, the solve is stopped when, over the last window
+    (a fifth of the time so far, at least ``min_window_s``), the plan has not improved and the bound has moved so
+    little that even at ``pace`` times that rate the gap asked would not be reached before the time limit. The plan is then the one the limit would most
     likely have returned, with a slightly looser bound; :attr:`stopped` keeps the figures for the reader.
 
     Progress in branch-and-bound comes in jumps, so this can stop a solve that would have closed its gap later: a
@@ -268,6 +269,7 @@ class StallWatch:
         self.min_window_s = min_window_s
         self.pace = pace
         self.history: list[tuple[float, float, float]] = []
+        self.times: list[float] = []
         #: when stopped: ``after_s`` (solver seconds), ``window_s``, ``bound_moved`` in it and ``needed`` (how far
         #: the bound still had to move to reach the gap asked)
         self.stopped: dict[str, float] | None = None
@@ -284,13 +286,14 @@ class StallWatch:
         if self.history and t - self.history[-1][0] < 0.05:
             return
         self.history.append((t, plan, bound))
+        self.times.append(t)
         if t < self.min_share * self.limit:
             return
         window = max(self.min_window_s, 0.2 * t)
-        past = [h for h in self.history if h[0] <= t - window]
-        if not past:
+        k = bisect.bisect_right(self.times, t - window)  # the states at least a window old: history[:k]
+        if k == 0:
             return
-        t0, plan0, bound0 = past[-1]
+        t0, plan0, bound0 = self.history[k - 1]
         if abs(plan - plan0) > 1e-9 * max(1.0, abs(plan)):
             return  # the plan is still improving
         allowed = self.gap * max(abs(plan), 1e-9)
