@@ -216,11 +216,11 @@ NOTE_TEMPLATES: list[tuple[str, str]] = [
         "设施 {m} 米内居住人口(按网格中心):中位数 {md},最多 {mx};未提供人口栅格时人口在街乡镇内均匀分布,故为估计值",
     ),
     (
-        r"the proven gap (?P<g>[\d.]+%) is above the (?P<a>[\d.]+%) asked: the solver stopped after (?P<t>\d+) s of "
+        r"the proven gap (?P<g>[\d.]+%) is above the (?P<a>[\d.]+%) asked: the model stopped after (?P<t>\d+) s of "
         r"its (?P<l>\d+) s because in its last (?P<w>\d+) s the plan did not improve and the bound moved too little "
         r"to reach the gap asked in time; a longer `solver.time_limit_s` is unlikely to close it "
         r"\(`solver.stop_when_stalled: false` runs to the limit\)",
-        "已证明的差距 {g} 高于要求的 {a}:求解器在时间上限 {l} 秒中的第 {t} 秒提前停止,因为最近 {w} 秒内方案没有改进、"
+        "已证明的差距 {g} 高于要求的 {a}:模型在时间上限 {l} 秒中的第 {t} 秒提前停止,因为最近 {w} 秒内方案没有改进、"
         "界的进展也不足以在时限内达到要求的差距;延长 `solver.time_limit_s` 不太可能缩小差距"
         "(`solver.stop_when_stalled: false` 可运行至时限)",
     ),

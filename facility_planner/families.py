@@ -796,12 +796,14 @@ def _result(ctx: PlanContext, prob: FamilyProblem, travel: FamilyTravel, out: Ou
     kpi.notes = [*prob.notes, *out.notes]
     if out.assembled and out.solutions:
         kpi.notes.append(f"assembled from sub-problems: {out.assembled}")
-    stalled = [s.stalled for s in out.solutions if s.stalled]
-    if kpi.gap_exceeded and stalled:
-        st = max(stalled, key=lambda x: x["after_s"])
+    # the note follows the solve that left the widest gap (one per unit in some kinds)
+    gapped = [s for s in out.solutions if s.gap is not None]
+    worst = max(gapped, key=lambda s: s.gap or 0.0) if gapped else None
+    st = worst.stalled if worst is not None and worst.status == "stalled" else None
+    if kpi.gap_exceeded and st:
         kpi.figures["solver_stop"] = "stalled"
         kpi.notes.append(
-            f"the proven gap {kpi.gap:.2%} is above the {kpi.gap_requested:.2%} asked: the solver stopped after "
+            f"the proven gap {kpi.gap:.2%} is above the {kpi.gap_requested:.2%} asked: the model stopped after "
             f"{st['after_s']:.0f} s of its {st['limit_s']:.0f} s because in its last {st['window_s']:.0f} s the plan did "
             "not improve and the bound moved too little to reach the gap asked in time; a longer "
             "`solver.time_limit_s` is unlikely to close it (`solver.stop_when_stalled: false` runs to the limit)"

@@ -12,7 +12,7 @@ time_limit_s : float
 mip_rel_gap : float
     Default relative optimality gap at which the solver stops.
 solver_threads : int | None
-    Threads for each HiGHS solve; ``None`` lets HiGHS choose (about half the cores). A local sweep's workers get
+    Threads for each HiGHS solve; ``None`` lets HiGHS choose. A local sweep's workers get
     cores ÷ workers, from the environment variable ``FACILITY_PLANNER_SOLVER_THREADS``, so parallel runs do not
     oversubscribe the machine.
 working_crs : str

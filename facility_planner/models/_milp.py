@@ -206,6 +206,8 @@ def _solve_highs(
     gap = relative_gap(objective, bound) if objective is not None and bound is not None else None
     if status == "optimal" and gap is not None and not is_mip:
         gap = 0.0
+    if status == "stalled" and gap is not None and gap <= mip_rel_gap * (1 + 1e-9):
+        status = "optimal"  # stopped within the gap asked after all (the bound rounded to a whole number)
     extra: dict[str, Any] = {"mip_nodes": int(getattr(info, "mip_node_count", 0) or 0)}
     if status == "stalled" and watch is not None and watch.stopped is not None:
         extra["stalled"] = {**watch.stopped, "limit_s": time_limit_s}
@@ -296,10 +298,11 @@ class StallWatch:
         t0, plan0, bound0 = self.history[k - 1]
         if abs(plan - plan0) > 1e-9 * max(1.0, abs(plan)):
             return  # the plan is still improving
-        allowed = self.gap * max(abs(plan), 1e-9)
+        # the gap as it will be reported: with whole-number objectives the bound is rounded towards the plan
+        apart = abs(bound - plan)
         if self.integral:
-            allowed = max(allowed, 1.0 - 1e-6)
-        needed = abs(bound - plan) - allowed
+            apart = math.floor(apart + 1e-6)
+        needed = apart - self.gap * max(abs(plan), 1e-9)
         left = self.limit - t
         rate = abs(bound - bound0) / (t - t0)
         if needed > 0 and left > 0 and needed > self.pace * rate * left:

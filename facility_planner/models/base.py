@@ -358,6 +358,11 @@ def check_status(raw: RawResult, model: str, explain: Iterable[str] = ()) -> Non
     raise SolverError(f"{model}: solver {raw.solver} ended with status {raw.message!r}.")
 
 
+def stall_figures(raw: RawResult) -> dict[str, float] | None:
+    """The figures of an early stop for a stall (:attr:`Solution.stalled`), only when the result is still "stalled"."""
+    return raw.extra.get("stalled") if raw.status == "stalled" else None
+
+
 def weighted_bincount(x: npt.ArrayLike, weights: npt.ArrayLike, minlength: int = 0) -> npt.NDArray[np.float64]:
     """``np.bincount`` with weights: the weight summed per non-negative integer of ``x`` (numpy's stubs say int)."""
     return np.bincount(x, weights=weights, minlength=minlength).astype(np.float64, copy=False)

@@ -82,6 +82,7 @@ from .base import (
     prepare_sides,
     run,
     solved_values,
+    stall_figures,
     weighted_bincount,
 )
 
@@ -203,7 +204,7 @@ def _finish(
         notes=prep.notes + notes,
         extra=extra or {},
         requested_gap=requested_gap,
-        stalled=raw.extra.get("stalled"),
+        stalled=stall_figures(raw),
     )
 
 

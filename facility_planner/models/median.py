@@ -60,6 +60,7 @@ from .base import (
     prepare_sides,
     run,
     solved_values,
+    stall_figures,
     weighted_bincount,
 )
 from .coverage import _with_existing, set_cover
@@ -647,7 +648,7 @@ def p_median(
         raw.solver,
         size,
         prep.notes,
-        stalled=raw.extra.get("stalled"),
+        stalled=stall_figures(raw),
     )
 
 
@@ -826,6 +827,7 @@ def _p_median_capacitated(
         size,
         notes,
         {"site_load": pd.Series(np.bincount(c, weights=w[r] * xv, minlength=m), index=M.col_ids)},
+        stalled=stall_figures(raw),
     )
 
 
