@@ -77,8 +77,8 @@ class SolverSpec(_Strict):
     mip_rel_gap: float = Field(0.005, ge=0, lt=1)
     stop_when_stalled: bool = Field(
         True,
-        description="Stop a branch-and-bound before its time limit when neither its plan nor its bound is on its way "
-        "to `mip_rel_gap` (the plan says so); false runs every model to its limit.",
+        description="Stop a maximal-covering branch-and-bound before its time limit when neither its plan nor its "
+        "bound is on its way to `mip_rel_gap` (the plan says so); false runs every model to its limit.",
     )
 
 

@@ -50,6 +50,10 @@ class MILP:
     #: let HiGHS run its root reduced-cost heuristic, a sub-MIP that reports to no callback, so neither a stall nor
     #: Ctrl-C stops it before it returns (measured: 21 s of a 22 s limit on a Haidian maximal covering)
     root_reduced_cost_heuristic: bool = True
+    #: may be stopped early when stalled (:class:`StallWatch`), where enabled: set by models whose stalls were
+    #: measured (maximal covering); a partial cover's bound, for one, stood still in its root and then closed an 8.9%
+    #: gap, so it is never watched
+    stall_watch: bool = False
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -168,7 +172,7 @@ def _solve_highs(
         # (measured: a 7 s limit overrun to 75 s on a p-median with 1.7 M rows; see ERGO-Code/HiGHS#885)
         h.setOptionValue("mip_heuristic_run_feasibility_jump", False)
     watch = None
-    if model.integer.any() and time_limit_s >= StallWatch.min_limit_s and _stall_enabled():
+    if model.stall_watch and model.integer.any() and time_limit_s >= StallWatch.min_limit_s and _stall_enabled():
         watch = StallWatch(time_limit_s, mip_rel_gap, model.integral_objective)
         h.cbMipInterrupt.subscribe(watch.check)
     try:
@@ -248,8 +252,8 @@ class StallWatch:
     (``solver.stop_when_stalled``), where a planner waits for many models; benchmarks of published optima leave it
     off. HiGHS's heuristic sub-MIPs call no callback, so a stall inside one is seen only when it returns.
 
-    Solves with a time limit under :attr:`min_limit_s` (e.g. the small windows of a large model's local search) are
-    not watched.
+    Only models that set :attr:`MILP.stall_watch` are watched (maximal covering, where it was measured), and not
+    solves with a time limit under :attr:`min_limit_s` (e.g. the small windows of a large model's local search).
     """
 
     min_limit_s = 5.0

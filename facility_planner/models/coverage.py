@@ -510,6 +510,7 @@ def max_cover(
             # 6-19 s faster; two 0.07% and 0.17% lower, still within the gap asked; the 10,000 x 3,000 benchmark the
             # same optimum, 3.2-3.8 s instead of 4.2 s)
             milp.root_reduced_cost_heuristic = ws is None
+            milp.stall_watch = True
             raw = run(
                 milp,
                 name="max_cover",
