@@ -127,7 +127,9 @@ def _print_summary(summary: dict) -> None:
     typer.echo(
         f"scenario {summary['scenario']}: {summary['population']:,} people, {summary['population_60_plus']:,} aged 60+"
     )
-    typer.echo(f"{'family':<30} {'target':>10} {'achieved':>10} {'met':>5} {'new':>6} {'kept':>5} {'gap':>8}  unit")
+    # the name column as wide as the longest name, so the numbers line up under their headings
+    wn = max([30, *(len(f["name_en"]) for f in summary["families"].values())])
+    typer.echo(f"{'family':<{wn}} {'target':>10} {'achieved':>10} {'met':>5} {'new':>6} {'kept':>5} {'gap':>8}  unit")
     for f in summary["families"].values():
         share = "share" in f["unit"]
 
@@ -141,7 +143,7 @@ def _print_summary(summary: dict) -> None:
         if f.get("gap_exceeded"):
             gap += "!"
         typer.echo(
-            f"{f['name_en']:<30} {fmt(f['target']):>10} {fmt(f['achieved']):>10} {met:>5} "
+            f"{f['name_en']:<{wn}} {fmt(f['target']):>10} {fmt(f['achieved']):>10} {met:>5} "
             f"{f['sites_new']:>6} {f['sites_existing']:>5} {gap:>8}  {f['unit']} ({f['name_zh']})"
         )
     for f in summary["families"].values():

@@ -287,3 +287,26 @@ def test_two_runs_of_one_scenario_write_identical_files(tmp_path):
     assert ma["files"] == mb["files"]  # same sizes and hashes
     ma.pop("run", None), mb.pop("run", None)
     assert ma == mb
+
+
+def test_the_cli_summary_table_lines_up_under_its_headings_with_long_family_names(capsys):
+    from facility_planner.cli import _print_summary
+
+    fam = {
+        "name_en": "Intellectual-disability welfare institutions",  # longer than the old 30-character column
+        "name_zh": "智障人员社会福利机构",
+        "unit": "beds",
+        "target": 1600,
+        "achieved": 1600,
+        "met": True,
+        "gap": 0.0,
+        "sites_new": 32,
+        "sites_existing": 0,
+    }
+    short = {**fam, "name_en": "Care centres", "target": 343, "achieved": 321, "met": False}
+    _print_summary({"scenario": "s", "population": 1, "population_60_plus": 1, "families": {"a": fam, "b": short}})
+    lines = capsys.readouterr().out.splitlines()
+    head = next(x for x in lines if x.startswith("family"))
+    end = head.index("target") + len("target")  # numbers are right-aligned under their heading
+    rows = [x for x in lines if x.startswith(("Intellectual", "Care centres"))]
+    assert [r[end - 5 : end] for r in rows] == ["1,600", "  343"]
