@@ -224,7 +224,7 @@ _STALL: ContextVar[bool | None] = ContextVar("stop_when_stalled", default=None)
 
 @contextmanager
 def stop_when_stalled(enabled: bool) -> Iterator[None]:
-    """Within this block, HiGHS branch-and-bounds stop early when stalled (:class:`StallWatch`) or run to their limit."""
+    """Within this block, watched branch-and-bounds stop early when stalled (:class:`StallWatch`), or not."""
     token = _STALL.set(bool(enabled))
     try:
         yield
@@ -243,8 +243,9 @@ class StallWatch:
     HiGHS calls :meth:`check` at its interrupt checks with the running time and the objectives of the best plan and
     of the bound. Once ``min_share`` of the time limit has passed, the solve is stopped when, over the last window
     (a fifth of the time so far, at least ``min_window_s``), the plan has not improved and the bound has moved so
-    little that even at ``pace`` times that rate the gap asked would not be reached before the time limit. The plan is then the one the limit would most
-    likely have returned, with a slightly looser bound; :attr:`stopped` keeps the figures for the reader.
+    little that even at ``pace`` times that rate the gap asked would not be reached before the time limit. The plan
+    is then the one the limit would most likely have returned, with a slightly looser bound; :attr:`stopped` keeps
+    the figures for the reader.
 
     Progress in branch-and-bound comes in jumps, so this can stop a solve that would have closed its gap later: a
     10,000 × 3,000 maximal covering holds its plan and bound still for 3 s of root cut rounds, then is proven at
@@ -275,7 +276,6 @@ class StallWatch:
         self.min_window_s = min_window_s
         self.pace = pace
         self.history: list[tuple[float, float, float]] = []
-        self.times: list[float] = []
         #: when stopped: ``after_s`` (solver seconds), ``window_s``, ``bound_moved`` in it and ``needed`` (how far
         #: the bound still had to move to reach the gap asked)
         self.stopped: dict[str, float] | None = None
@@ -292,11 +292,11 @@ class StallWatch:
         if self.history and t - self.history[-1][0] < 0.05:
             return
         self.history.append((t, plan, bound))
-        self.times.append(t)
         if t < self.min_share * self.limit:
             return
         window = max(self.min_window_s, 0.2 * t)
-        k = bisect.bisect_right(self.times, t - window)  # the states at least a window old: history[:k]
+        # the states at least a window old: history[:k] (the history is in time order)
+        k = bisect.bisect_right(self.history, t - window, key=lambda h: h[0])
         if k == 0:
             return
         t0, plan0, bound0 = self.history[k - 1]
