@@ -358,6 +358,20 @@ def _metric(table: pd.DataFrame, fam: str) -> str | None:
     return None
 
 
+def _in_order(names: dict, flat: dict, table: pd.DataFrame) -> list[tuple[str, str]]:
+    return [(f, m) for f in names if f in flat and (m := _metric(table, f)) is not None]
+
+
+def _flat_value(table: pd.DataFrame, fam: str, col: str, value: float) -> str:
+    """``value`` as the chart would have shown it: a share in %, else the number and the family's unit."""
+    unit = " ".join(str(u) for u in table.get(f"{fam}.unit", pd.Series(dtype=object)).dropna().unique())
+    metric = col.split(".", 1)[1]
+    if col.endswith("share") or (metric == "achieved" and "share" in unit):
+        return f"{100 * value:.1f}%" + ("" if metric == "achieved" else f" {metric.replace('_', ' ')}")
+    what = re.sub(r"\s*\(.*\)$", "", unit) if metric == "achieved" and unit else metric.replace("_", " ")
+    return f"{value:,.{0 if float(value).is_integer() else 2}f} {what}".rstrip()
+
+
 def sweep_figure(table: pd.DataFrame, keys: list[str], names: dict[str, tuple[str, str]]):
     """One panel per family: its coverage share (or achieved value) against the first override, one line per
     combination of the others. Returns (figure, notes).
@@ -372,6 +386,15 @@ def sweep_figure(table: pd.DataFrame, keys: list[str], names: dict[str, tuple[st
     rc, font, notes = chart_style()
     fams = [(f, m) for f in names if (m := _metric(table, f)) is not None]
     ok = table[table["status"] == "ok"] if "status" in table else table
+    # a family whose value is the same in every run gives a flat line: it is named with its value in a note instead
+    # of a panel (a Haidian sweep of speed and station count: 11 of 14 panels were flat), unless nothing varies
+    flat = {f: v for f, m in fams if len(v := pd.to_numeric(ok[m], errors="coerce").dropna().round(9).unique()) == 1}
+    if flat and len(flat) < len(fams):
+        fams = [(f, m) for f, m in fams if f not in flat]
+        notes.append(
+            "the same in every run, so not charted: "
+            + "; ".join(f"{names[f][1]}: {_flat_value(ok, f, m, flat[f][0])}" for f, m in _in_order(names, flat, table))
+        )
     x_key, others = keys[0], keys[1:]
     xs = list(dict.fromkeys(table[x_key]))
     numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in xs)

@@ -84,6 +84,37 @@ def test_results_table_keeps_extra_keys_and_errors():
     assert t.loc[1, "error"].startswith("InfeasibleModelError")
 
 
+def test_sweep_chart_names_the_families_that_do_not_change_instead_of_drawing_flat_lines():
+    import matplotlib.pyplot as plt
+
+    from facility_planner.sweep import SweepRun, sweep_figure
+
+    runs = [SweepRun(f"run-{i}", {"travel.speed_kmh": v}, {}) for i, v in enumerate((3, 4, 5), 1)]
+
+    def fam(share, beds):
+        return {
+            "stations": {"name_en": "Stations", "target": 10, "achieved": 10, "unit": "sites", "covered_share": share},
+            "beds": {"name_en": "Beds", "target": 200, "achieved": beds, "unit": "beds"},
+        }
+
+    def figure(results):
+        table = results_table(runs, results)
+        names = {"stations": ("", "Stations"), "beds": ("", "Beds")}
+        fig, notes = sweep_figure(table, ["travel.speed_kmh"], names)
+        titles = [ax.get_title() for ax in fig.axes if ax.get_visible()]
+        plt.close(fig)
+        return titles, notes
+
+    titles, notes = figure([{"summary": {"families": fam(s, 200)}} for s in (0.5, 0.6, 0.7)])
+    assert titles == ["Stations"]
+    assert any("not charted: Beds: 200 beds" in n for n in notes)
+    titles, notes = figure([{"summary": {"families": fam(s, b)}} for s, b in ((0.5, 200), (0.6, 210), (0.7, 220))])
+    assert titles == ["Stations", "Beds"] and not any("not charted" in n for n in notes)
+    # nothing changes: every family is still drawn, and no note says otherwise
+    titles, notes = figure([{"summary": {"families": fam(0.5, 200)}} for _ in range(3)])
+    assert titles == ["Stations", "Beds"] and not any("not charted" in n for n in notes)
+
+
 def test_map_tasks_runs_locally_without_a_client():
     assert map_tasks(math.sqrt, [1, 4, 9]) == [1.0, 2.0, 3.0]
 
