@@ -297,6 +297,48 @@ def test_lagrangian_value_is_valid_for_any_multipliers(seed):
         assert lagrangian_value(A.tocsr(), w, p, req, allowed, lam) >= _brute_max_cover(A, w, p) - 1e-6
 
 
+def _lp_duals(A, w, p):
+    """Duals of the links z_i <= sum_j x_j of the LP relaxation of max cover (scipy's HiGHS, not the model's)."""
+    n, m = A.shape
+    res = linprog(
+        np.r_[np.zeros(m), -w],
+        A_ub=sp.hstack([-A, sp.identity(n)]),
+        b_ub=np.zeros(n),
+        A_eq=sp.csr_matrix(np.r_[np.ones(m), np.zeros(n)][None, :]),
+        b_eq=[p],
+        bounds=[(0, 1)] * (m + n),
+        method="highs",
+    )
+    return -res.ineqlin.marginals
+
+
+def test_reduced_cost_closed_sites_are_in_no_better_plan():
+    """Every site closed by the rule is open in no plan better than the one given, for LP duals and random
+    multipliers; the plan's own sites are never closed."""
+    from facility_planner.models._large import reduced_cost_closed
+
+    n_closed = 0
+    for seed in range(12):
+        A, w, _ = _instance(seed, n=40, m=12, radius=260)
+        A = A.tocsr()
+        p = 3
+        req, allowed = np.zeros(12, bool), np.asarray(A.sum(axis=0)).ravel() > 0
+        plans = {S: float(w[_covered(A, S)].sum()) for S in itertools.combinations(range(12), p)}
+        best = max(plans.values())
+        rng = np.random.default_rng(seed)
+        for S in sorted(plans, key=plans.get)[-3:]:  # the optimum and two plans just below it
+            x = np.zeros(12, bool)
+            x[list(S)] = True
+            for lam in (_lp_duals(A, w, p), rng.uniform(0, 1, 40) * w):
+                closed = reduced_cost_closed(A, w, p, req, allowed, lam, x, integral=True)
+                assert not (closed & x).any()
+                for j in np.flatnonzero(closed):
+                    assert max(v for T, v in plans.items() if j in T) <= plans[S]
+                n_closed += int(closed.sum())
+        assert best >= plans[S]
+    assert n_closed > 20  # the rule does close sites on these instances
+
+
 def test_lp_dive_undoes_a_step_that_makes_the_lp_infeasible():
     """max x1 + x2 + x3 with every pair ≤ 1: the LP is 1.5 (all ½); fixing two columns at once is infeasible, so the
     dive undoes that step and fixes one, reaching the integer optimum 1."""

@@ -65,6 +65,7 @@ from ._large import (
     lagrangian_bound,
     lagrangian_value,
     meets_minima,
+    reduced_cost_closed,
     region_search,
     repair_groups,
     swap_local_search,
@@ -444,7 +445,7 @@ def max_cover(
         t_build = time.perf_counter() - t0
         # the LP relaxation and a dive from it: a proven bound and, where the LP is tight, a plan within the gap asked
         # for, before (and often instead of) branch-and-bound
-        dive_bound, dive_steps = None, 0
+        dive_bound, dive_steps, dive_lam = None, 0, None
         if (solver or settings.solver).lower() == "highs":
             # with no gap allowed only branch-and-bound proves a fractional LP's optimum: the LP alone then (its plan
             # if it is integral), and the solver's time for the rest (measured: a full dive first made a 10,000 ×
@@ -462,6 +463,7 @@ def max_cover(
                 if ok and (x0 is None or _covered(U, wu, xd) > _covered(U, wu, x0)):
                     x0 = xd
             if dive.row_dual is not None and not prep.rows:
+                dive_lam = np.abs(dive.row_dual[:nu])
                 nu_g = None
                 if mins is not None:
                     nu_g = np.zeros(len(mins[1]))
@@ -503,6 +505,22 @@ def max_cover(
             if x0 is not None:
                 z0 = (np.asarray(U @ x0.astype(float)).ravel() > 0).astype(float)
                 ws = np.r_[x0.astype(float), z0]
+            if dive_lam is not None and x0 is not None and mins is None and p_lo == p:
+                # sites the LP's duals prove no better plan opens are closed before branch-and-bound; the optimum
+                # and every bound proven stay those of the whole model (measured: Miyun's 29 stations, 8,969 of
+                # 9,453 sites closed, branch-and-bound 7.5 s -> 3.5 s)
+                closed = reduced_cost_closed(U, wu, p, prep.required, upper > 0, dive_lam, x0, integral=integral) & (
+                    upper > 0
+                )
+                n_closed, n_open = int(closed.sum()), int((upper > 0).sum())
+                # a few sites closed change the model little but do change HiGHS's path: Tongzhou's 101 stations
+                # with 14 of 3,932 closed took 5 s in branch-and-bound instead of 3 s, so only a tenth or more
+                if n_closed and n_closed >= 0.1 * n_open:
+                    milp.upper[:m][closed] = 0.0
+                    notes.append(
+                        f"{n_closed:,} of {n_open:,} candidate sites closed before branch-and-bound: "
+                        "the LP's duals prove no plan that opens one of them beats the plan found"
+                    )
             remaining = max(deadline - time.perf_counter(), 0.05 * time_limit_s)
             explain = grp.explain(p) if grp is not None and mins is not None else ()
             # with a plan from our own search, HiGHS's root reduced-cost sub-MIP adds little and nothing stops it
