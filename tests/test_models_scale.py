@@ -431,3 +431,38 @@ def test_region_search_improves_a_poor_plan_and_keeps_its_rules():
         assert (improved > 0) == (w[cov].sum() > w[start_cov].sum())
         gains.append(w[cov].sum() - w[start_cov].sum())
     assert max(gains) > 0, "the region search never improved a poor start"
+
+
+def test_window_search_skips_windows_far_from_any_change_and_misses_no_improvement(monkeypatch):
+    """SYNTHETIC: two separate towns (no demand reachable from both). The east's plan is already window-optimal and
+    the west's is poor: while the west improves, each east window is solved once, not again in every pass. The plan
+    returned has no window left to improve (a fresh search, which solves every window again, finds nothing)."""
+    import facility_planner.models._large as L
+
+    east_solves: list[bytes] = []
+    real = L.solve_milp
+
+    def counting(milp, **kw):
+        if milp.c.max() >= 1000:  # east rows weigh 1000 times more: the window is in the east
+            east_solves.append(milp.A.indices.tobytes() + milp.c.tobytes() + milp.row_lower.tobytes())
+        return real(milp, **kw)
+
+    for seed in range(3):
+        A1, w1, _ = _instance(seed, n=300, m=50, radius=170)
+        A2, w2, _ = _instance(seed + 10, n=300, m=50, radius=170)
+        A = sp.block_diag([A1, A2], format="csr")
+        w = np.r_[w1, 1000 * w2]
+        m, none, every = 100, np.zeros(100, bool), np.ones(100, bool)
+        x = np.zeros(m, bool)
+        x[:6] = True  # west: a poor start
+        east = np.zeros(m, bool)
+        east[50:56] = True
+        x[50:] = L.window_search(A, w, east, none, every, time.perf_counter() + 60, hops=1, max_sites=10)[0][50:]
+        monkeypatch.setattr(L, "solve_milp", counting)
+        east_solves.clear()
+        out, improved, _ = L.window_search(A, w, x, none, every, time.perf_counter() + 60, hops=1, max_sites=10)
+        monkeypatch.setattr(L, "solve_milp", real)
+        assert improved > 0 and out[:50].sum() == 6 and out[50:].sum() == 6 and (out[50:] == x[50:]).all()
+        assert 0 < len(east_solves) == len(set(east_solves))
+        again, more, _ = L.window_search(A, w, out, none, every, time.perf_counter() + 60, hops=1, max_sites=10)
+        assert more == 0 and (again == out).all()
