@@ -366,6 +366,8 @@ class OutputReport:
     removed: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
     kept_edited: list[str] = field(default_factory=list)
+    #: what was asked for but could not be written (e.g. the PDF when Chromium failed), with the reason
+    not_written: list[str] = field(default_factory=list)
 
     def __fspath__(self) -> str:
         return os.fspath(self.path)
@@ -375,7 +377,7 @@ class OutputReport:
 
     def messages(self) -> list[str]:
         """One line per thing a planner should know (nothing when a new folder was written)."""
-        lines = []
+        lines = list(self.not_written)
         if self.replaced:
             lines.append(f"replaced {len(self.replaced)} file(s) a previous run wrote in {self.path}.")
         if self.removed:

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from ._errors import FacilityPlannerError
+from ._errors import FacilityPlannerError, ValidationError
 from ._interrupt import describe, exit_code_of, handle_signals
 from ._output import check_output_dir, check_output_file, write_output_file
 
@@ -184,10 +184,15 @@ def run(
     ] = False,
     no_maps: Annotated[bool, typer.Option("--no-maps", metavar="", help="Skip the maps and the report.")] = False,
     lang: Annotated[str, typer.Option("--lang", help="Language of the report: zh (default) or en.")] = "zh",
+    pdf: Annotated[
+        bool,
+        typer.Option("--pdf", metavar="", help="Also print the report to report.pdf (A4 landscape; needs Chromium)."),
+    ] = False,
 ) -> None:
     """Run a scenario: place the facilities and write the plan (atomically: all or nothing)."""
     import time
 
+    from ._chromium import chromium_path
     from .pipeline import run_scenario, validate_scenario
     from .report import check_lang
 
@@ -195,8 +200,21 @@ def run(
     check_output_dir(out, force=force)  # before the work: a non-empty --out without --force is refused now
     check_lang(lang)
     scn = validate_scenario(scenario)
+    if pdf:  # refused now, not after the run
+        if no_maps or not scn.outputs.maps or not scn.outputs.report:
+            raise ValidationError(
+                "--pdf",
+                ["--pdf prints the report, which this run does not write: drop --no-maps, and keep `outputs.maps` "
+                 "and `outputs.report` on in the scenario."],
+            )  # fmt: skip
+        if chromium_path() is None:
+            raise ValidationError(
+                "--pdf",
+                ["--pdf needs Chromium, and none was found (Debian: apt-get install chromium); or leave out --pdf and "
+                 "print report.html from a browser (A4 landscape is preset)."],
+            )  # fmt: skip
     plan = run_scenario(scn, district=district)
-    written = plan.write(out, force=force, maps=False if no_maps else None, lang=lang)
+    written = plan.write(out, force=force, maps=False if no_maps else None, lang=lang, pdf=pdf)
     _print_summary(plan.summary())
     for note in [*plan.notes, *written.messages()]:
         typer.echo(f"note: {note}")

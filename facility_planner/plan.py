@@ -12,7 +12,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from ._errors import ValidationError
+from ._errors import FacilityPlannerError, ValidationError
 from ._output import OutputDir, OutputReport
 from .families import FamilyResult
 from .io import write_csv_excel, write_gpkg
@@ -170,9 +170,18 @@ class Plan:
         return t
 
     def write(
-        self, out_dir: str | Path, *, force: bool = False, maps: bool | None = None, lang: str = "zh"
+        self,
+        out_dir: str | Path,
+        *,
+        force: bool = False,
+        maps: bool | None = None,
+        lang: str = "zh",
+        pdf: bool = False,
     ) -> OutputReport:
         """Write plan.gpkg, summary.json, summary.csv, plan.xlsx (and maps/report in ``lang``), atomically.
+
+        With ``pdf`` the report is also printed to ``report.pdf`` (A4 landscape, headless Chromium, offline). If
+        Chromium fails, everything else is still written and ``messages()`` says why the PDF is missing.
 
         Everything is written into a temporary folder beside ``out_dir`` first and moved into place only when
         complete, so a failed or interrupted run leaves no half-written plan and no temporary folder. A non-empty
@@ -212,6 +221,8 @@ class Plan:
                 write_maps(self, tmp / "maps")
                 if self.scenario.outputs.report:
                     write_report(self, tmp, lang=lang)
+                    if pdf:
+                        _print_pdf(tmp, stage.report)
         return stage.report
 
 
@@ -223,3 +234,20 @@ def _plain(v):
     if isinstance(v, list):
         return [_plain(x) for x in v]
     return v
+
+
+def _print_pdf(folder: Path, report: OutputReport) -> None:
+    """``folder/report.html`` printed to ``folder/report.pdf``; a failure is noted in ``report``, not raised, so
+    the plan it took minutes to make is still written."""
+    import subprocess
+
+    from .report import export_pdf
+
+    try:
+        export_pdf(folder / "report.html", folder / "report.pdf", timeout_s=180)
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError, FacilityPlannerError) as exc:
+        reason = exc.stderr.decode(errors="replace").strip().splitlines()[-1:] if getattr(exc, "stderr", None) else []
+        report.not_written.append(
+            f"report.pdf was not written: Chromium failed ({type(exc).__name__}{': ' + reason[0] if reason else ''}); "
+            "open report.html in a browser and print it (A4 landscape is preset)."
+        )

@@ -157,13 +157,39 @@ def test_maps_command_redraws(plan_dir):
 
 @pytest.mark.browser
 @needs_chromium
-def test_report_prints_to_pdf(plan_dir, tmp_path):
-    from facility_planner.report import export_pdf
+def test_report_prints_to_pdf_with_the_plan(sample_small_plan, tmp_path, monkeypatch):
+    import json
+    import subprocess
+
+    import facility_planner.report as report
 
     assert CHROMIUM, "CI must install chromium (.ci/run)"
-    pdf = export_pdf(plan_dir / "report.html", tmp_path / "report.pdf")
-    data = pdf.read_bytes()
+    written = sample_small_plan.write(tmp_path / "plan", pdf=True)
+    data = (tmp_path / "plan" / "report.pdf").read_bytes()
     assert data.startswith(b"%PDF") and len(data) > 10_000
+    manifest = json.loads((tmp_path / "plan" / "manifest.json").read_text(encoding="utf-8"))
+    assert "report.pdf" in json.dumps(manifest) and written.messages() == []
+
+    # Chromium failing loses nothing else: the plan and report are written, and the message says why no PDF
+    def broken(*a, **k):
+        raise subprocess.CalledProcessError(1, ["chromium"], stderr=b"[0101/000000:FATAL] no display")
+
+    monkeypatch.setattr(report, "export_pdf", broken)
+    written = sample_small_plan.write(tmp_path / "again", pdf=True)
+    assert (tmp_path / "again" / "report.html").exists() and (tmp_path / "again" / "plan.gpkg").exists()
+    assert not (tmp_path / "again" / "report.pdf").exists()
+    assert any("report.pdf was not written" in m and "no display" in m for m in written.messages())
+
+
+def test_cli_pdf_without_the_report_is_refused_before_the_run(tmp_path):
+    from typer.testing import CliRunner
+
+    from facility_planner.cli import app
+
+    r = CliRunner().invoke(
+        app, ["run", str(ROOT / "scenarios" / "sample_small.yaml"), "--out", str(tmp_path / "o"), "--no-maps", "--pdf"]
+    )
+    assert r.exit_code == 2 and "--pdf prints the report" in r.output and not (tmp_path / "o").exists()
 
 
 def test_clustered_sites_leave_the_map_a_maximum_zoom(plan_dir, monkeypatch):
