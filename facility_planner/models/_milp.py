@@ -396,7 +396,8 @@ def lp_dive(model: MILP, *, deadline: float, fix_share: float = 0.2, max_steps: 
         left = deadline - time.perf_counter()
         if left <= 0:
             break
-        h.setOptionValue("time_limit", float(left))
+        # HiGHS checks its time limit against the instance's run time summed over every run, not this run's
+        h.setOptionValue("time_limit", float(h.getRunTime() + left))
         run_highs(h)
         steps += 1
         ms = h.getModelStatus()
