@@ -369,6 +369,8 @@ def _flat_value(table: pd.DataFrame, fam: str, col: str, value: float) -> str:
     if col.endswith("share") or (metric == "achieved" and "share" in unit):
         return f"{100 * value:.1f}%" + ("" if metric == "achieved" else f" {metric.replace('_', ' ')}")
     what = re.sub(r"\s*\(.*\)$", "", unit) if metric == "achieved" and unit else metric.replace("_", " ")
+    if value == 1 and what in ("sites", "beds"):
+        what = what[:-1]
     return f"{value:,.{0 if float(value).is_integer() else 2}f} {what}".rstrip()
 
 

@@ -108,6 +108,8 @@ def test_sweep_chart_names_the_families_that_do_not_change_instead_of_drawing_fl
     titles, notes = figure([{"summary": {"families": fam(s, 200)}} for s in (0.5, 0.6, 0.7)])
     assert titles == ["Stations"]
     assert any("not charted: Beds: 200 beds" in n for n in notes)
+    titles, notes = figure([{"summary": {"families": fam(s, 1)}} for s in (0.5, 0.6, 0.7)])
+    assert any("not charted: Beds: 1 bed" in n and "1 beds" not in n for n in notes)
     titles, notes = figure([{"summary": {"families": fam(s, b)}} for s, b in ((0.5, 200), (0.6, 210), (0.7, 220))])
     assert titles == ["Stations", "Beds"] and not any("not charted" in n for n in notes)
     # nothing changes: every family is still drawn, and no note says otherwise
