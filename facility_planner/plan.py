@@ -246,8 +246,12 @@ def _print_pdf(folder: Path, report: OutputReport) -> None:
     try:
         export_pdf(folder / "report.html", folder / "report.pdf", timeout_s=180)
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError, FacilityPlannerError) as exc:
-        reason = exc.stderr.decode(errors="replace").strip().splitlines()[-1:] if getattr(exc, "stderr", None) else []
+        if isinstance(exc, subprocess.CalledProcessError | subprocess.TimeoutExpired):
+            err = exc.stderr or b""
+            lines = (err.decode(errors="replace") if isinstance(err, bytes) else str(err)).strip().splitlines()
+            why = f"Chromium failed ({type(exc).__name__}{': ' + lines[-1] if lines else ''})"
+        else:
+            why = str(exc)
         report.not_written.append(
-            f"report.pdf was not written: Chromium failed ({type(exc).__name__}{': ' + reason[0] if reason else ''}); "
-            "open report.html in a browser and print it (A4 landscape is preset)."
+            f"report.pdf was not written: {why}; open report.html in a browser and print it (A4 landscape is preset)."
         )
