@@ -459,8 +459,10 @@ def sweep(
     _print_table(shown, floatfmt="{:,.4g}")
     if len(varied) < sum(c.endswith((".achieved", ".gap")) for c in t.columns):
         typer.echo("  (results equal in every run are left out here; sweep.csv has every column)")
-    for note in res.notes:
-        typer.echo(f"note: {note}")
+    import textwrap
+
+    for note in res.notes:  # wrapped: a note can list every family (the ones the chart leaves out)
+        typer.echo(textwrap.fill(f"note: {note}", width=110, subsequent_indent="      ", break_on_hyphens=False))
     typer.echo(f"wrote {out}/ (sweep.csv, sweep.svg, sweep.png, sweep.html, runs/) in {res.seconds:.1f} s")
 
 
