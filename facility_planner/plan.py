@@ -223,6 +223,11 @@ class Plan:
                     write_report(self, tmp, lang=lang)
                     if pdf:
                         _print_pdf(tmp, stage.report)
+            if pdf and not (want_maps and self.scenario.outputs.report):
+                stage.report.not_written.append(
+                    "report.pdf was not written: the report is off here (maps=False, or `outputs.maps` / "
+                    "`outputs.report` off in the scenario); turn it on to print it."
+                )
         return stage.report
 
 
@@ -243,9 +248,13 @@ def _print_pdf(folder: Path, report: OutputReport) -> None:
 
     from .report import export_pdf
 
+    pdf = folder / "report.pdf"
     try:
-        export_pdf(folder / "report.html", folder / "report.pdf", timeout_s=180)
+        export_pdf(folder / "report.html", pdf, timeout_s=180)
+        if not pdf.is_file() or pdf.stat().st_size == 0:
+            raise OSError("Chromium ended without writing the file")
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError, FacilityPlannerError) as exc:
+        pdf.unlink(missing_ok=True)  # no half-written PDF beside the note that says there is none
         if isinstance(exc, subprocess.CalledProcessError | subprocess.TimeoutExpired):
             err = exc.stderr or b""
             lines = (err.decode(errors="replace") if isinstance(err, bytes) else str(err)).strip().splitlines()

@@ -390,7 +390,11 @@ def sweep_figure(table: pd.DataFrame, keys: list[str], names: dict[str, tuple[st
     ok = table[table["status"] == "ok"] if "status" in table else table
     # a family whose value is the same in every run gives a flat line: it is named with its value in a note instead
     # of a panel (a Haidian sweep of speed and station count: 11 of 14 panels were flat), unless nothing varies
-    flat = {f: v for f, m in fams if len(v := pd.to_numeric(ok[m], errors="coerce").dropna().round(9).unique()) == 1}
+    flat = {
+        f: v.unique()
+        for f, m in fams
+        if (v := pd.to_numeric(ok[m], errors="coerce").round(9)).notna().all() and v.nunique() == 1
+    }
     if flat and len(flat) < len(fams):
         fams = [(f, m) for f, m in fams if f not in flat]
         notes.append(

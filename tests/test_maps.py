@@ -179,6 +179,13 @@ def test_report_prints_to_pdf_with_the_plan(sample_small_plan, tmp_path, monkeyp
     assert (tmp_path / "again" / "report.html").exists() and (tmp_path / "again" / "plan.gpkg").exists()
     assert not (tmp_path / "again" / "report.pdf").exists()
     assert any("report.pdf was not written" in m and "no display" in m for m in written.messages())
+    # Chromium ending "well" without a file is a failure too, not a silent success
+    monkeypatch.setattr(report, "export_pdf", lambda *a, **k: None)
+    written = sample_small_plan.write(tmp_path / "silent", pdf=True)
+    assert any("without writing the file" in m for m in written.messages())
+    # asked for with the report off: said, not skipped in silence
+    written = sample_small_plan.write(tmp_path / "nomaps", pdf=True, maps=False)
+    assert any("the report is off here" in m for m in written.messages())
 
 
 def test_cli_pdf_without_the_report_is_refused_before_the_run(tmp_path):

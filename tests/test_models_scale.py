@@ -503,3 +503,33 @@ def test_window_search_skips_windows_far_from_any_change_and_misses_no_improveme
         assert 0 < len(east_solves) == len(set(east_solves))
         again, more, _ = L.window_search(A, w, out, none, every, time.perf_counter() + 60, hops=1, max_sites=10)
         assert more == 0 and (again == out).all()
+
+
+def test_a_site_inside_a_forbidden_sites_reach_is_not_dropped_as_dominated():
+    """A site whose demand lies inside a forbidden site's was dropped as dominated, and the model reported a wrong
+    optimum as proven (here 0 instead of 5). Checked against brute force over the allowed sites on SYNTHETIC
+    instances whose largest sites are forbidden, for maximal and partial covering."""
+    from facility_planner.models import SideConstraints
+
+    A = sp.csr_matrix(np.array([[1, 1], [1, 0]], float))
+    sol = max_cover(A, [5.0, 1.0], 1, side=SideConstraints(forbidden=[0]), mip_rel_gap=0.0)
+    assert sol.objective == 5 and sol.selected == [1]
+    assert partial_cover(A, [5.0, 1.0], 0.8, side=SideConstraints(forbidden=[0]), mip_rel_gap=0.0).selected == [1]
+    for seed in range(25):
+        A, w, _ = _instance(seed, n=30, m=9, radius=330)
+        A = A.tocsr()
+        big = list(np.argsort(-np.asarray(A.sum(axis=0)).ravel(), kind="stable")[:2])
+        allowed = np.ones(9, bool)
+        allowed[big] = False
+        side = SideConstraints(forbidden=big)
+        assert max_cover(A, w, 3, side=side, mip_rel_gap=0.0).objective == _brute_max_cover(A, w, 3, allowed=allowed)
+        share = 0.5 * w[_covered(A, np.flatnonzero(allowed))].sum() / w.sum()
+        fewest = next(
+            k
+            for k in range(1, 8)
+            if any(
+                w[_covered(A, S)].sum() >= share * w.sum() - 1e-9
+                for S in itertools.combinations(np.flatnonzero(allowed), k)
+            )
+        )
+        assert partial_cover(A, w, share, side=side, mip_rel_gap=0.0).objective == fewest

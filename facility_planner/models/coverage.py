@@ -107,18 +107,21 @@ def merge_identical_rows(
     return U, weighted_bincount(codes, w, len(first)), codes.astype(np.int64)
 
 
-def dominated_columns(U: sp.csr_matrix) -> npt.NDArray[np.bool_]:
-    """Columns whose set of rows lies inside another column's set (of identical sets, all but the first).
+def dominated_columns(U: sp.csr_matrix, allowed: npt.NDArray[np.bool_] | None = None) -> npt.NDArray[np.bool_]:
+    """Columns whose set of rows lies inside another allowed column's set (of identical sets, all but the first).
 
-    From the sparse overlap matrix UᵀU: column j is dominated by k when |rows(j) ∩ rows(k)| = |rows(j)| and k
-    covers more (or the same and comes first). Dropping them never worsens a coverage model with unit site costs
-    and no per-site side constraints.
+    From the sparse overlap matrix UᵀU: column j is dominated by k when |rows(j) ∩ rows(k)| = |rows(j)|, k covers
+    more (or the same and comes first) and k may open (``allowed``; every column by default): a site inside a
+    forbidden site's reach is not dominated, since the forbidden one never opens. Dropping dominated columns never
+    worsens a coverage model with unit site costs and no per-site side constraints.
     """
     B = U.tocsc().astype(bool).astype(np.int32)
     size = np.asarray(B.sum(axis=0)).ravel()
     ov = (B.T @ B).tocoo()
     j, k, v = ov.row, ov.col, ov.data
     cond = (j != k) & (v == size[j]) & ((size[k] > size[j]) | ((size[k] == size[j]) & (k < j)))
+    if allowed is not None:
+        cond &= np.asarray(allowed, dtype=bool)[k]
     out = np.zeros(U.shape[1], dtype=bool)
     out[j[cond]] = True
     return out
@@ -338,7 +341,7 @@ def max_cover(
     p_lo = p
     if not prep.rows:
         # a site that reaches no demand adds nothing: fix it closed, and open fewer than p only if no other site helps
-        useful = (np.asarray(U.sum(axis=0)).ravel() > 0) & ~dominated_columns(U)
+        useful = (np.asarray(U.sum(axis=0)).ravel() > 0) & ~dominated_columns(U, upper > 0)
         upper[~useful & ~prep.required] = 0
         p_lo = min(p, int((upper[~prep.required] > 0).sum()))
     # start: greedy, improved by swaps; with group minima, then repaired (sites moved to the short groups) and
@@ -513,7 +516,7 @@ def max_cover(
                 closed = reduced_cost_closed(U, wu, p, prep.required, upper > 0, dive_lam, x0, integral=integral) & (
                     upper > 0
                 )
-                n_closed, n_open = int(closed.sum()), int((upper > 0).sum())
+                n_closed, n_open = int(closed.sum()), int(((upper > 0) & ~prep.required).sum())
                 # a few sites closed change the model little but do change HiGHS's path: Tongzhou's 101 stations
                 # with 14 of 3,932 closed took 5 s in branch-and-bound instead of 3 s, so only a tenth or more
                 if n_closed and n_closed >= 0.1 * n_open:
@@ -898,7 +901,7 @@ def partial_cover(
     upper = prep.upper.copy()
     if not prep.rows and np.all(cost == cost[0]):
         # equal costs: a site reaching no demand, or reaching a subset of another's, is never needed
-        useful = (np.asarray(U.sum(axis=0)).ravel() > 0) & ~dominated_columns(U)
+        useful = (np.asarray(U.sum(axis=0)).ravel() > 0) & ~dominated_columns(U, upper > 0)
         upper[~useful & ~prep.required] = 0
     ws = None
     # the model holds only the sites that may open (78,796 candidates → 1,947 for Beijing's communities)
