@@ -186,4 +186,9 @@ def redraw_maps(plan_dir: str | Path, *, basemap: str = "none", force: bool = Fa
         write_maps(layers, stage.path / folder, summary=summary, basemap=basemap)
         if basemap == "none":
             write_report(None, stage.path, summary=summary, layers=layers, lang=lang)
+    if basemap == "none" and (Path(plan_dir) / "report.pdf").exists():
+        stage.report.not_written.append(
+            "report.pdf was not printed again and is the earlier report's: print report.html again (A4 landscape is "
+            "preset), or run the plan again with --pdf."
+        )
     return stage.report

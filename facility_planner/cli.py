@@ -263,6 +263,8 @@ def maps(
     folder = plan_dir / maps_folder(basemap)
     n_maps = sum(f.endswith(".html") and f.startswith(maps_folder(basemap) + "/") for f in written.written)
     typer.echo(f"wrote {n_maps} map(s) in {folder}" + (f" and {plan_dir / 'report.html'}" if basemap == "none" else ""))
+    for note in written.messages():
+        typer.echo(f"note: {note}")
 
 
 @app.command()

@@ -148,9 +148,12 @@ def test_maps_command_redraws(plan_dir):
     (plan_dir / "maps" / "index.html").unlink()
     r = CliRunner().invoke(app, ["maps", str(plan_dir)])
     assert r.exit_code == 2 and "--force" in r.output  # the maps drawn before are not overwritten silently
+    (plan_dir / "report.pdf").write_bytes(b"%PDF-1.4 an earlier report")
     r = CliRunner().invoke(app, ["maps", str(plan_dir), "--force"])
+    (plan_dir / "report.pdf").unlink()
     assert r.exit_code == 0, r.output
     assert (plan_dir / "maps" / "index.html").exists()
+    assert "report.pdf was not printed again" in r.output  # the PDF beside the new report.html is the old one
     r = CliRunner().invoke(app, ["maps", str(plan_dir.parent / "nothing")])
     assert r.exit_code == 2 and "holds no plan" in r.output
 
