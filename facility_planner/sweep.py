@@ -358,17 +358,22 @@ def _metric(table: pd.DataFrame, fam: str) -> str | None:
     return None
 
 
-def _in_order(names: dict, flat: dict, table: pd.DataFrame) -> list[tuple[str, str]]:
-    return [(f, m) for f in names if f in flat and (m := _metric(table, f)) is not None]
+def _measure(table: pd.DataFrame, fam: str, col: str) -> tuple[bool, str]:
+    """How a family's charted column reads: whether it is a share (shown in %), and its label (the family's unit for
+    its KPI, else the column's name).
+    """
+    unit = " ".join(str(u) for u in table.get(f"{fam}.unit", pd.Series(dtype=object)).dropna().unique())
+    metric = col.split(".", 1)[1]
+    share = col.endswith("share") or (metric == "achieved" and "share" in unit)
+    return share, unit if metric == "achieved" and unit else metric.replace("_", " ")
 
 
 def _flat_value(table: pd.DataFrame, fam: str, col: str, value: float) -> str:
     """``value`` as the chart would have shown it: a share in %, else the number and the family's unit."""
-    unit = " ".join(str(u) for u in table.get(f"{fam}.unit", pd.Series(dtype=object)).dropna().unique())
-    metric = col.split(".", 1)[1]
-    if col.endswith("share") or (metric == "achieved" and "share" in unit):
-        return f"{100 * value:.1f}%" + ("" if metric == "achieved" else f" {metric.replace('_', ' ')}")
-    what = re.sub(r"\s*\(.*\)$", "", unit) if metric == "achieved" and unit else metric.replace("_", " ")
+    share, label = _measure(table, fam, col)
+    if share:
+        return f"{100 * value:.1f}%" + ("" if col.endswith(".achieved") else f" {label}")
+    what = re.sub(r"\s*\(.*\)$", "", label)
     if value == 1 and what in ("sites", "beds"):
         what = what[:-1]
     return f"{value:,.{0 if float(value).is_integer() else 2}f} {what}".rstrip()
@@ -396,11 +401,11 @@ def sweep_figure(table: pd.DataFrame, keys: list[str], names: dict[str, tuple[st
         if (v := pd.to_numeric(ok[m], errors="coerce").round(9)).notna().all() and v.nunique() == 1
     }
     if flat and len(flat) < len(fams):
-        fams = [(f, m) for f, m in fams if f not in flat]
         notes.append(
             "the same in every run, so not charted: "
-            + "; ".join(f"{names[f][1]}: {_flat_value(ok, f, m, flat[f][0])}" for f, m in _in_order(names, flat, table))
+            + "; ".join(f"{names[f][1]}: {_flat_value(ok, f, m, flat[f][0])}" for f, m in fams if f in flat)
         )
+        fams = [(f, m) for f, m in fams if f not in flat]
     x_key, others = keys[0], keys[1:]
     xs = list(dict.fromkeys(table[x_key]))
     numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in xs)
@@ -412,8 +417,7 @@ def sweep_figure(table: pd.DataFrame, keys: list[str], names: dict[str, tuple[st
         for ax in axes.flat[len(fams) :]:
             ax.set_visible(False)
         for ax, (fam, col) in zip(axes.flat, fams, strict=False):
-            unit = " ".join(str(u) for u in ok.get(f"{fam}.unit", pd.Series(dtype=object)).dropna().unique())
-            share = col.endswith("share") or (col.endswith(".achieved") and "share" in unit)
+            share, ylabel = _measure(ok, fam, col)
             scale = 100 if share else 1
             groups = ok.groupby(others, sort=False) if others else [((), ok)]
             for gkey, g in groups:
@@ -428,8 +432,6 @@ def sweep_figure(table: pd.DataFrame, keys: list[str], names: dict[str, tuple[st
             zh, en = names.get(fam, ("", fam))
             ax.set_title(_label(zh, en, font) if zh else en, fontsize=10)
             ax.set_xlabel(x_key)
-            metric = col.split(".", 1)[1]
-            ylabel = unit if metric == "achieved" and unit else metric.replace("_", " ")
             ax.set_ylabel(ylabel[:48] + (" (%)" if share else ""), fontsize=9)
             if not numeric:
                 ax.set_xticks(range(len(xs)), [str(v) for v in xs])
