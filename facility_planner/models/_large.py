@@ -381,7 +381,7 @@ def reduced_cost_closed(
     cf = c[free_idx]
     c_p = float(-np.partition(-cf, p - 1)[p - 1])  # the p-th largest
     L = lagrangian_value(U, wu, p, required, allowed, lam)
-    lower = float(wu[np.asarray(U @ x.astype(float)).ravel() > 0].sum())
+    lower = _covered(U, wu, x)
     L_j = L - c_p + cf
     # a margin for rounding in L (sums of many floats): a site is fixed only when clearly below
     tol = 1e-9 * max(abs(L), 1.0)

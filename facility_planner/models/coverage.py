@@ -513,9 +513,7 @@ def max_cover(
                 # sites the LP's duals prove no better plan opens are closed before branch-and-bound; the optimum
                 # and every bound proven stay those of the whole model (measured: Miyun's 29 stations, 8,969 of
                 # 9,453 sites closed, branch-and-bound 7.5 s -> 3.5 s)
-                closed = reduced_cost_closed(U, wu, p, prep.required, upper > 0, dive_lam, x0, integral=integral) & (
-                    upper > 0
-                )
+                closed = reduced_cost_closed(U, wu, p, prep.required, upper > 0, dive_lam, x0, integral=integral)
                 n_closed, n_open = int(closed.sum()), int(((upper > 0) & ~prep.required).sum())
                 # a few sites closed change the model little but do change HiGHS's path: Tongzhou's 101 stations
                 # with 14 of 3,932 closed took 5 s in branch-and-bound instead of 3 s, so only a tenth or more
