@@ -339,17 +339,13 @@ def test_reduced_cost_closed_sites_are_in_no_better_plan():
     assert n_closed > 20  # the rule does close sites on these instances
 
 
-def test_lp_dive_undoes_a_step_that_makes_the_lp_infeasible():
-    """max x1 + x2 + x3 with every pair ≤ 1: the LP is 1.5 (all ½); fixing two columns at once is infeasible, so the
-    dive undoes that step and fixes one, reaching the integer optimum 1."""
-    import time
+def _pairs_at_most_one():
+    """max x1 + x2 + x3, x binary, with every pair ≤ 1: LP 1.5 (all ½), integer optimum 1."""
+    from facility_planner.models._milp import MILP
 
-    from facility_planner.models._milp import MILP, lp_dive
-
-    A = sp.csr_matrix(np.array([[1, 1, 0], [0, 1, 1], [1, 0, 1]], float))
-    model = MILP(
+    return MILP(
         c=np.ones(3),
-        A=A,
+        A=sp.csr_matrix(np.array([[1, 1, 0], [0, 1, 1], [1, 0, 1]], float)),
         row_lower=np.full(3, -np.inf),
         row_upper=np.ones(3),
         lower=np.zeros(3),
@@ -357,7 +353,16 @@ def test_lp_dive_undoes_a_step_that_makes_the_lp_infeasible():
         integer=np.ones(3, bool),
         maximize=True,
     )
-    d = lp_dive(model, deadline=time.perf_counter() + 10, fix_share=1.0)
+
+
+def test_lp_dive_undoes_a_step_that_makes_the_lp_infeasible():
+    """max x1 + x2 + x3 with every pair ≤ 1: the LP is 1.5 (all ½); fixing two columns at once is infeasible, so the
+    dive undoes that step and fixes one, reaching the integer optimum 1."""
+    import time
+
+    from facility_planner.models._milp import lp_dive
+
+    d = lp_dive(_pairs_at_most_one(), deadline=time.perf_counter() + 10, fix_share=1.0)
     assert d.lp_objective == pytest.approx(1.5)
     assert d.x is not None and sorted(d.x.tolist()) == [0.0, 0.0, 1.0]
     assert d.steps == 3  # the LP, the infeasible double fix, the single fix
@@ -385,18 +390,7 @@ def test_lp_dive_keeps_its_own_time_when_highs_has_run_before(monkeypatch):
         h.clearSolver()
         h.run()
     monkeypatch.setattr(milp_mod, "_new_highs", lambda highspy, log: h)
-    A = sp.csr_matrix(np.array([[1, 1, 0], [0, 1, 1], [1, 0, 1]], float))
-    model = milp_mod.MILP(
-        c=np.ones(3),
-        A=A,
-        row_lower=np.full(3, -np.inf),
-        row_upper=np.ones(3),
-        lower=np.zeros(3),
-        upper=np.ones(3),
-        integer=np.ones(3, bool),
-        maximize=True,
-    )
-    d = milp_mod.lp_dive(model, deadline=time.perf_counter() + 0.4, fix_share=1.0)
+    d = milp_mod.lp_dive(_pairs_at_most_one(), deadline=time.perf_counter() + 0.4, fix_share=1.0)
     assert d.lp_objective == pytest.approx(1.5) and d.x is not None
 
 
