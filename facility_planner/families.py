@@ -553,7 +553,9 @@ def family_sites(
         d["existing"] = False
         return d, gpd.GeoDataFrame(d.iloc[:0]), [], notes
     if cand_src in ("populated_cells", "cells"):
-        cand = candidates_from_demand(cells, populated_only=cand_src == "populated_cells").to_crs(settings.working_crs)
+        cand = candidates_from_demand(
+            cells, populated_only=cand_src == "populated_cells", points=ctx.demand.cell_points()
+        ).to_crs(settings.working_crs)
         cand["kind"] = "candidate"
     elif cand_src == "file":
         pts = _read_user_points(ctx, key, "candidates.file", spec.candidates.file, f"{key}-candidate", notes)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import geopandas as gpd
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import shapely
 
@@ -23,22 +24,34 @@ from .io import clip_points_to_area as clip_points_to_area  # moved to io.py; im
 from .io import read_points as read_points
 
 
+def interior_points(geoms: gpd.GeoSeries) -> npt.NDArray[np.object_]:
+    """One point per polygon: its centroid, or a point inside it where the centroid falls outside (not convex)."""
+    cent = geoms.centroid
+    inside = np.asarray(cent.within(geoms))
+    out = cent.values.copy()
+    if not inside.all():
+        out[~inside] = geoms[~inside].representative_point().values
+    return np.asarray(out)
+
+
 def candidates_from_demand(
     cells: gpd.GeoDataFrame,
     *,
     populated_only: bool = False,
     max_density_per_km2: float | None = None,
+    points: gpd.GeoSeries | None = None,
 ) -> gpd.GeoDataFrame:
-    """One candidate site per demand cell (its centroid, moved inside the cell when the cell is not convex)."""
+    """One candidate site per demand cell (its centroid, moved inside the cell when the cell is not convex).
+
+    ``points``: the cells' points when already known (:meth:`DemandLayer.cell_points`, indexed as ``cells``).
+    """
     c = cells
     if populated_only:
         c = c[c["pop"] > 0]
     if max_density_per_km2 is not None:
         dens = c["pop"] / (c["area_m2"] / 1e6)
         c = c[dens <= max_density_per_km2]
-    cent = c.geometry.centroid
-    inside = cent.within(c.geometry)
-    pts = np.where(inside, cent.values, c.geometry.representative_point().values)
+    pts = points.loc[c.index].values if points is not None else interior_points(c.geometry)
     out = gpd.GeoDataFrame(
         {
             "site_id": "c:" + c["cell_id"].astype(str),

@@ -328,6 +328,8 @@ def isochrones(
 
 #: unit → row positions (what ``DataFrame.groupby(column).indices`` gives)
 _Positions = dict[Any, npt.NDArray[np.intp]]
+#: demand coordinates, site coordinates (metres, working CRS), demand ids, site ids
+_Points = tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[Any], npt.NDArray[Any]]
 
 
 class FamilyTravel:
@@ -368,6 +370,7 @@ class FamilyTravel:
         self._coverage: Travel | None = None
         # unit column → (unit → row positions of its demand points, unit → row positions of its sites)
         self._unit_cache: dict[str, tuple[_Positions, _Positions]] = {}
+        self._points_cache: _Points | None = None
 
     @property
     def spec(self) -> Travel:
@@ -428,6 +431,18 @@ class FamilyTravel:
             self._unit_cache[unit_column] = (demand_rows, site_rows)
         return self._unit_cache[unit_column]
 
+    def _points(self, crs: str) -> _Points:
+        """Every demand point's and every site's coordinates in ``crs``, and their ids.
+
+        Projected once, not once per unit (5.3 s of the citywide plan's 859 unit blocks, under a profiler).
+        """
+        if self._points_cache is None:
+            dxy = _xy(self.demand, crs, "`demand`") if len(self.demand) else np.zeros((0, 2))
+            sxy = _xy(self.sites, crs, "`sites`") if len(self.sites) else np.zeros((0, 2))
+            ids = self.demand[self.demand_id].to_numpy(), self.sites[self.site_id].to_numpy()
+            self._points_cache = (dxy, sxy, *ids)
+        return self._points_cache
+
     def block(self, unit_column: str, unit: Any) -> LabelledMatrix | None:
         """Minutes from every demand point of ``unit`` to every site of ``unit`` (None: the unit has no site)."""
         d_by, s_by = self._unit_index(unit_column)
@@ -436,22 +451,22 @@ class FamilyTravel:
             return None
         crs = self.network.crs if self.network is not None else settings.working_crs
         m_per_min = metres_per_minute(self.speed_kmh)
-        d = self.demand.iloc[d_by.get(unit, np.array([], dtype=int))]
-        s = self.sites.iloc[si]
-        if self.mode == "network" and len(d):
+        di = d_by.get(unit, np.array([], dtype=int))
+        if self.mode == "network" and len(di):
+            d, s = self.demand.iloc[di], self.sites.iloc[si]
             # a limit that reaches across the unit: its diagonal, walked with the detour, plus the snap
             x0, y0, x1, y1 = pd.concat([d.geometry, s.geometry]).to_crs(crs).total_bounds
             reach = (math.hypot(x1 - x0, y1 - y0) * 3 + 2 * self.max_snap_m) / m_per_min
             return self._travel(d, s, max(reach, 1.0)).cost
-        dxy = _xy(d, crs, "`demand`") if len(d) else np.zeros((0, 2))
-        sxy = _xy(s, crs, "`sites`")
+        dxy, sxy, dids, sids = self._points(crs)
+        dxy, sxy = dxy[di], sxy[si]
         D = np.hypot(dxy[:, None, 0] - sxy[None, :, 0], dxy[:, None, 1] - sxy[None, :, 1])
         D *= self.detour_factor / m_per_min
         # a dense block stored as sparse: explicit zeros kept, every pair present
         n, m = D.shape  # built as CSR directly: no coordinate sort for a block that holds every pair
         indptr = np.arange(0, n * m + 1, m, dtype=np.int64) if m else np.zeros(n + 1, dtype=np.int64)
         M = sp.csr_matrix((D.ravel(), np.tile(np.arange(m, dtype=np.int64), n), indptr), shape=(n, m))
-        return LabelledMatrix(M, d[self.demand_id].to_numpy(), s[self.site_id].to_numpy(), "minutes")
+        return LabelledMatrix(M, dids[di], sids[si], "minutes")
 
 
 def people_within(

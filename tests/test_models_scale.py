@@ -432,6 +432,23 @@ def test_partition_rows_covers_every_row_once_within_the_size():
     assert all(0 < len(p) <= 60 for p in parts) and len(parts) >= A.shape[0] / 60
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_row_argmax_matches_scipy_on_ties_empty_rows_and_duplicates(seed):
+    """SYNTHETIC: small whole-number entries (many ties), empty rows and a duplicate entry, against scipy's argmax."""
+    from facility_planner.models._large import row_argmax
+
+    rng = np.random.default_rng(seed)
+    for _ in range(60):
+        n, m = int(rng.integers(1, 30)), int(rng.integers(1, 8))
+        per_row = rng.integers(0, m + 2, n)  # 0 = an empty row; columns drawn with replacement: duplicates, unsorted
+        indptr = np.r_[0, np.cumsum(per_row)]
+        S = sp.csr_matrix(
+            (rng.integers(1, 4, indptr[-1]).astype(float), rng.integers(0, m, indptr[-1]), indptr), (n, m)
+        )
+        want = np.asarray(S.copy().argmax(axis=1)).ravel().tolist()
+        assert row_argmax(S).tolist() == want
+
+
 def test_region_search_improves_a_poor_plan_and_keeps_its_rules():
     """From a deliberately poor start (the first p sites), the region search keeps the count, the required sites and
     the group minima, covers at least as much, never more than the MIP optimum, and improves some start."""
