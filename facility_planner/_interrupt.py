@@ -10,17 +10,25 @@ Three pieces:
   thread keeps handling signals; on an interrupt it asks HiGHS to stop through its interrupt callbacks, waits briefly
   for it, and re-raises. A plain ``Highs.run()`` on the main thread would hold every signal until the solver returned
   (up to the scenario's time limit).
+* :class:`RunStop` lets a run that works in threads (families planned two at a time) stop them: the main thread sets
+  it on an interrupt, each worker's HiGHS solve is interrupted through the same callbacks, no new solve starts, and
+  the main thread waits until no worker is inside HiGHS before it re-raises (a process must not exit under a running
+  solve). A worker's threads of its own see it when started in a copy of its context
+  (``contextvars.copy_context().run``).
 * :func:`deferred_signals` holds a signal back during a few lines that must not be cut in half (renaming finished
   files into place, removing a temporary folder) and re-delivers it afterwards.
 """
 
 from __future__ import annotations
 
+import contextvars
 import os
 import signal
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _NAMES: dict[int, str] = {int(signal.SIGINT): "Ctrl-C (SIGINT)", int(signal.SIGTERM): "SIGTERM"}
@@ -118,6 +126,63 @@ class _State(threading.local):
 _state = _State()
 
 
+class RunStop:
+    """The stop of one run's worker threads: set by the main thread on an interrupt, read by their HiGHS solves."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._busy = 0  # solves running in workers
+        self._cond = threading.Condition()
+
+    def set(self) -> None:
+        """Ask every worker of the run to stop: solves running are interrupted, new ones refused."""
+        self._event.set()
+
+    def is_set(self) -> bool:
+        """Whether the run was asked to stop."""
+        return self._event.is_set()
+
+    def wait_idle(self, timeout_s: float) -> bool:
+        """Wait until no worker is inside HiGHS (True), or ``timeout_s`` passes (False)."""
+        end = time.monotonic() + timeout_s
+        with self._cond:
+            while self._busy:
+                left = end - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(left)
+        return True
+
+    @contextmanager
+    def solving(self) -> Iterator[None]:
+        """Count a worker's solve as running for the block; refuse it when the run was asked to stop."""
+        with self._cond:
+            if self._event.is_set():
+                raise Interrupted()
+            self._busy += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._busy -= 1
+                self._cond.notify_all()
+
+    def start(self, target: Callable[..., Any], *args: Any, name: str) -> threading.Thread:
+        """A daemon thread running ``target(*args)`` under this stop (see :func:`in_run_stop`), started."""
+        context = contextvars.copy_context()
+
+        def work() -> None:
+            _RUN_STOP.set(self)
+            target(*args)
+
+        t = threading.Thread(target=context.run, args=(work,), name=name, daemon=True)
+        t.start()
+        return t
+
+
+_RUN_STOP: contextvars.ContextVar[RunStop | None] = contextvars.ContextVar("_RUN_STOP", default=None)
+
+
 def run_highs(h, *, grace_s: float = 5.0):
     """``h.run()`` for a ``highspy.Highs`` model, stopped promptly by Ctrl-C/SIGTERM.
 
@@ -131,15 +196,17 @@ def run_highs(h, *, grace_s: float = 5.0):
         What ``h.run()`` returned.
     """
     if not _in_main_thread():
-        return h.run()
+        run_stop = _RUN_STOP.get()
+        if run_stop is None:
+            return h.run()
+        return _run_in_worker(h, run_stop)
     stop = threading.Event()
 
     def on_interrupt_check(event) -> None:
         if stop.is_set():
             event.interrupt()
 
-    found = [getattr(h, n, None) for n in ("cbSimplexInterrupt", "cbIpmInterrupt", "cbMipInterrupt")]
-    hooks = [c for c in found if c is not None and hasattr(c, "subscribe")]
+    hooks = _interrupt_hooks(h)
     for c in hooks:
         c.subscribe(on_interrupt_check)
     result: dict = {}
@@ -175,6 +242,32 @@ def run_highs(h, *, grace_s: float = 5.0):
     if "error" in result:
         raise result["error"]
     return result["status"]
+
+
+def _interrupt_hooks(h) -> list:
+    found = [getattr(h, n, None) for n in ("cbSimplexInterrupt", "cbIpmInterrupt", "cbMipInterrupt")]
+    return [c for c in found if c is not None and hasattr(c, "subscribe")]
+
+
+def _run_in_worker(h, run_stop: RunStop):
+    """``h.run()`` in a worker thread of a run: interrupted when the run is asked to stop, and then raising."""
+
+    def on_interrupt_check(event) -> None:
+        if run_stop.is_set():
+            event.interrupt()
+
+    hooks = _interrupt_hooks(h)
+    with run_stop.solving():
+        for c in hooks:
+            c.subscribe(on_interrupt_check)
+        try:
+            status = h.run()
+        finally:
+            for c in hooks:
+                c.unsubscribe(on_interrupt_check)
+    if run_stop.is_set():
+        raise Interrupted()
+    return status
 
 
 def _reset_thread_scheduler() -> None:

@@ -10,6 +10,7 @@ plans that district's part, so the district run and the citywide run give a dist
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypedDict
 
@@ -89,6 +90,7 @@ class PlanContext:
     network: StreetNetwork | None = None
     network_file: str | None = None  # the file ``network`` was read from (families may name other files)
     chosen_cells: dict[str, set[Any]] = field(default_factory=dict)  # family key → cell ids of its chosen sites
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)  # for shared caches
 
     @property
     def is_part(self) -> bool:
@@ -742,13 +744,14 @@ def family_travel(ctx: PlanContext, key: str, prob: FamilyProblem) -> FamilyTrav
                 [f"travel mode 'network' needs a street file: give `families.{key}.travel.network_file` or "
                  "`travel.network_file`."],
             )  # fmt: skip
-        network = ctx.network
-        if network is None or ctx.network_file != t.network_file:
-            from .network import read_network
+        with ctx.lock:  # families planned at once: one reads the file, the other waits for it
+            network = ctx.network
+            if network is None or ctx.network_file != t.network_file:
+                from .network import read_network
 
-            area = ctx.demand.townships.to_crs("EPSG:4326").union_all().buffer(0.001)
-            network = read_network(ctx.scenario.resolve(t.network_file), area=area)
-            ctx.network, ctx.network_file = network, t.network_file
+                area = ctx.demand.townships.to_crs("EPSG:4326").union_all().buffer(0.001)
+                network = read_network(ctx.scenario.resolve(t.network_file), area=area)
+                ctx.network, ctx.network_file = network, t.network_file
     return FamilyTravel(
         prob.demand,
         prob.sites,

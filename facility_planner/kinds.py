@@ -22,6 +22,7 @@ kind           what it does
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -31,6 +32,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from ._errors import InfeasibleModelError, ScenarioError
+from ._gate import alone
 from .matrices import LabelledMatrix
 from .models import SideConstraints, Solution, max_cover, p_median, partial_cover
 from .population import largest_remainder
@@ -275,49 +277,54 @@ def plan_max_cover(prob: FamilyProblem, travel: FamilyTravel, solver: SolverSpec
         # measured: the rural mutual-aid points (58k × 60k, 310k pairs) end at 2.4% in 30 s this way, at 150%
         # with the MIP in 60 s (its LP bound is weak and its root LP slow)
         kw["method"] = "lagrangian"
+    # a large model uses its whole time limit, so it runs with no other family at work: its plan and bound are what it
+    # did in that time (families planned at once: facility_planner._gate)
     price = None
-    if rule.rule == "none":
-        sol = max_cover(cov, w, p_new, side=base, time_limit_s=solver.time_limit_s, **kw)
-    else:
-        if rule.rule == "quota":
-            quotas = prob.quotas(rule.level)
-            site_units = prob.site_attr(level_col, cov.col_ids)
-            ruled: dict[str, Any] = {
-                "side": SideConstraints(
-                    site_units=pd.Series(site_units, index=cov.col_ids),
-                    max_per_unit=quotas.to_dict(),
-                    units=list(quotas.index),
-                    required=ex,
-                    forbidden=list(prob.forbidden_ids),
+    with alone() if cov.matrix.nnz > LARGE_COVERAGE else contextlib.nullcontext():
+        if rule.rule == "none":
+            sol = max_cover(cov, w, p_new, side=base, time_limit_s=solver.time_limit_s, **kw)
+        else:
+            if rule.rule == "quota":
+                quotas = prob.quotas(rule.level)
+                site_units = prob.site_attr(level_col, cov.col_ids)
+                ruled: dict[str, Any] = {
+                    "side": SideConstraints(
+                        site_units=pd.Series(site_units, index=cov.col_ids),
+                        max_per_unit=quotas.to_dict(),
+                        units=list(quotas.index),
+                        required=ex,
+                        forbidden=list(prob.forbidden_ids),
+                    )
+                }
+                p_new = min(p_new, int(quotas.sum()) - len(ex))
+                name = f"quotas by {rule.level} (each its part of the count, split by {prob.weight_label})"
+            else:
+                ruled = {
+                    "side": base,
+                    "groups": pd.Series(prob.demand_attr(level_col, cov.row_ids), index=cov.row_ids),
+                    "min_group_share": rule.min_share,
+                }
+                name = f"the {rule.level} minimum of {rule.min_share:.0%} covered"
+            # a third of the time for the plan without the rule, the rest for the plan asked for
+            free = max_cover(cov, w, p_new, side=base, time_limit_s=solver.time_limit_s / 3, **kw)
+            try:
+                price = price_rule(
+                    cov, w, p_new, rule=ruled, name=name, free=free, time_limit_s=solver.time_limit_s * 2 / 3, **kw
                 )
-            }
-            p_new = min(p_new, int(quotas.sum()) - len(ex))
-            name = f"quotas by {rule.level} (each its part of the count, split by {prob.weight_label})"
-        else:
-            ruled = {
-                "side": base,
-                "groups": pd.Series(prob.demand_attr(level_col, cov.row_ids), index=cov.row_ids),
-                "min_group_share": rule.min_share,
-            }
-            name = f"the {rule.level} minimum of {rule.min_share:.0%} covered"
-        # a third of the time for the plan without the rule, the rest for the plan asked for
-        free = max_cover(cov, w, p_new, side=base, time_limit_s=solver.time_limit_s / 3, **kw)
-        try:
-            price = price_rule(
-                cov, w, p_new, rule=ruled, name=name, free=free, time_limit_s=solver.time_limit_s * 2 / 3, **kw
-            )
-        except InfeasibleModelError as exc:
-            # the rule cannot hold with this many sites: plan without it and say why, never stop the run
-            sol = free
-            reasons = "; ".join(exc.reasons[:5]) + (f" and {len(exc.reasons) - 5} more" if len(exc.reasons) > 5 else "")
-            notes.append(
-                f"{name} cannot be met with {p_new} new site(s) ({reasons}); the plan is the best one without the "
-                "rule, and the rule is reported as not met"
-            )
-            unmet_rule = True
-        else:
-            sol = price.ruled
-            notes.append(price.describe())
+            except InfeasibleModelError as exc:
+                # the rule cannot hold with this many sites: plan without it and say why, never stop the run
+                sol = free
+                reasons = "; ".join(exc.reasons[:5]) + (
+                    f" and {len(exc.reasons) - 5} more" if len(exc.reasons) > 5 else ""
+                )
+                notes.append(
+                    f"{name} cannot be met with {p_new} new site(s) ({reasons}); the plan is the best one without the "
+                    "rule, and the rule is reported as not met"
+                )
+                unmet_rule = True
+            else:
+                sol = price.ruled
+                notes.append(price.describe())
     chosen = list(sol.selected)
     covered = pd.Series(covered_rows(cov, chosen), index=cov.row_ids)
     cw = float(w[covered.to_numpy()].sum())

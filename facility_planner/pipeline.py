@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import queue
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from . import settings
 from ._errors import FacilityPlannerError, ScenarioError, ValidationError
+from ._gate import Gate, working
+from ._interrupt import RunStop, deferred_signals
 from .areas import resolve_district
 from .beijing import load_beijing
 from .demand import beijing_demand, beijing_zones
 from .families import FamilyResult, PlanContext, plan_family
 from .matrices import LabelledMatrix
 from .plan import Plan
-from .progress import progress, step
-from .scenario import Scenario, load_scenario
+from .progress import counter, progress, step
+from .scenario import FamilySpec, Scenario, load_scenario
 
 
 def _area_districts(areas, scn: Scenario, district: str | None) -> tuple[list[str], list[str]]:
@@ -108,7 +112,85 @@ def family_problem(scenario: Scenario | str | Path, family: str, *, district: st
     )
 
 
-def run_scenario(scenario: Scenario | str | Path, *, district: str | None = None) -> Plan:
+def _plan_families(
+    ctx: PlanContext, fams: list[tuple[str, FamilySpec]], workers: int
+) -> tuple[dict[str, FamilyResult], dict[str, float]]:
+    """Every family planned, up to ``workers`` at once; the results in the scenario's order, and each one's seconds.
+
+    Families run in threads: their time is mostly in HiGHS and numpy, which release the GIL, so two families take
+    about the longer of the two on two cores. A family whose ``exclude.not_with`` names others (listed before it)
+    starts once they are planned, so it sees their sites as when planned one by one. A model that uses its whole time
+    limit runs alone (:mod:`facility_planner._gate`). A family that fails stops the others, as does Ctrl-C; the main
+    thread returns only when no worker is inside HiGHS.
+    """
+
+    def record(key: str, spec: FamilySpec, res: FamilyResult) -> None:
+        results[key] = res
+        if spec.model != "allocate":
+            cells = res.sites.get("cell_id")
+            ctx.chosen_cells[key] = set(cells.dropna()) if cells is not None else set()
+
+    results: dict[str, FamilyResult] = {}
+    seconds: dict[str, float] = {}
+    if workers <= 1 or len(fams) <= 1:
+        for i, (key, spec) in enumerate(progress(fams, desc="families", unit="family", label=lambda kv: kv[0])):
+            t1 = time.perf_counter()
+            record(key, spec, plan_family(ctx, key, spec, i))
+            seconds[key] = time.perf_counter() - t1
+        return results, seconds
+
+    done: queue.Queue[tuple[str, FamilyResult | None, BaseException | None, float]] = queue.Queue()
+
+    def work(i: int, key: str, spec: FamilySpec) -> None:
+        t1 = time.perf_counter()
+        try:
+            with working(gate):  # a model that must run alone waits for the others, and they for it (_gate)
+                res = plan_family(ctx, key, spec, i)
+            done.put((key, res, None, time.perf_counter() - t1))
+        except BaseException as exc:  # re-raised in the main thread
+            done.put((key, None, exc, time.perf_counter() - t1))
+
+    stop, gate = RunStop(), Gate()
+    keys = {key for key, _spec in fams}
+    # the families each must avoid that this run plans (a family not planned has no sites to avoid)
+    after = {key: [o for o in spec.exclude.not_with if o in keys] for key, spec in fams}
+    pending = [(i, key, spec) for i, (key, spec) in enumerate(fams)]
+    running: list[str] = []
+    try:
+        with counter(len(fams), desc="families", unit="family") as bar:
+            while pending or running:
+                for item in list(pending):  # in the file's order, each once the families it must avoid are planned
+                    if len(running) >= workers:
+                        break
+                    if all(o in results for o in after[item[1]]):
+                        pending.remove(item)
+                        running.append(item[1])
+                        stop.start(work, *item, name=f"family-{item[1]}")
+                if not running:  # cannot happen: validation orders `not_with` before its family; never hang on it
+                    raise ScenarioError(
+                        "families", [f"cannot order {', '.join(i[1] for i in pending)} (exclude.not_with)"]
+                    )
+                bar.set_postfix_str(", ".join(running), refresh=True)
+                try:
+                    key, res, exc, secs = done.get(timeout=0.05)  # short waits: the main thread keeps taking signals
+                except queue.Empty:
+                    continue
+                running.remove(key)
+                if exc is not None:
+                    raise exc
+                assert res is not None
+                record(key, dict(fams)[key], res)
+                seconds[key] = secs
+                bar.update(1)
+    except BaseException:
+        stop.set()
+        with deferred_signals():
+            stop.wait_idle(10.0)  # a process must not exit while a worker is inside HiGHS
+        raise
+    return {key: results[key] for key, _spec in fams}, seconds
+
+
+def run_scenario(scenario: Scenario | str | Path, *, district: str | None = None, workers: int | None = None) -> Plan:
     """Run a scenario and return the :class:`~facility_planner.plan.Plan`.
 
     Parameters
@@ -118,6 +200,9 @@ def run_scenario(scenario: Scenario | str | Path, *, district: str | None = None
     district
         Plan one district's part of the scenario's area: counts are the district's part of the scenario's
         targets (the same part the whole run gives it), shares and per-unit targets stay as they are.
+    workers
+        Families planned at once (threads); :data:`facility_planner.settings.family_workers` by default. Plans are
+        the same either way, except where a model stops at its time limit: then it had the core to share.
 
     Returns
     -------
@@ -136,18 +221,13 @@ def run_scenario(scenario: Scenario | str | Path, *, district: str | None = None
             f"this plan covers {', '.join(map(ctx.district_name, ctx.part_districts))}, part of the scenario's area: "
             "every count below is this part's share of the scenario's target (how it was split is in each family)"
         )
-    results: dict[str, FamilyResult] = {}
-    no_existing = []
     fams = list(scn.enabled_families().items())
-    for i, (key, spec) in enumerate(progress(fams, desc="families", unit="family", label=lambda kv: kv[0])):
-        t1 = time.perf_counter()
-        results[key] = plan_family(ctx, key, spec, i)
-        if spec.model != "allocate":
-            cells = results[key].sites.get("cell_id")
-            ctx.chosen_cells[key] = set(cells.dropna()) if cells is not None else set()
-        if spec.existing.file is None and spec.model not in ("allocate",):
-            no_existing.append(spec.name_en.lower())
-        t[key] = time.perf_counter() - t1
+    n_workers = settings.family_workers if workers is None else workers
+    results, seconds = _plan_families(ctx, fams, max(1, int(n_workers)))
+    t.update(seconds)
+    no_existing = [
+        spec.name_en.lower() for _key, spec in fams if spec.existing.file is None and spec.model not in ("allocate",)
+    ]
     if no_existing:
         notes.append(
             f"no existing sites given for {', '.join(no_existing)}: every site in the plan is new. No open dataset "

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
@@ -18,6 +19,8 @@ def enabled() -> bool:
     """Whether progress bars are drawn now (setting on, stderr a terminal, not in CI)."""
     if not settings.show_progress or os.environ.get("CI", "").lower() not in ("", "0", "false"):
         return False
+    if threading.current_thread() is not threading.main_thread():
+        return False  # work running beside other work (families two at a time): the main thread's bar speaks for it
     return bool(getattr(sys.stderr, "isatty", lambda: False)())
 
 
@@ -53,3 +56,24 @@ def step(desc: str) -> Iterator[None]:
     with tqdm(total=1, desc=desc, leave=False, file=sys.stderr, bar_format="{desc}… {elapsed}") as bar:
         yield
         bar.update(1)
+
+
+class _NoBar:
+    def update(self, n: int = 1) -> None:
+        """Nothing to draw."""
+
+    def set_postfix_str(self, s: str = "", refresh: bool = True) -> None:
+        """Nothing to draw."""
+
+
+@contextmanager
+def counter(total: int, *, desc: str, unit: str = "it") -> Iterator[_NoBar]:
+    """A bar of ``total`` items updated by hand (``update()``, ``set_postfix_str(label)``), for work done out of order;
+    an object that draws nothing when progress is off."""
+    if not enabled():
+        yield _NoBar()
+        return
+    from tqdm import tqdm
+
+    with tqdm(total=total, desc=desc, unit=unit, leave=False, file=sys.stderr) as bar:
+        yield bar

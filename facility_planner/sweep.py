@@ -210,6 +210,7 @@ def run_one(scenario: dict) -> dict:
     from .scenario import scenario_from_dict
 
     settings.show_progress = False
+    settings.family_workers = 1  # the sweep runs one scenario per core already
     t0 = time.perf_counter()
     try:
         plan = run_scenario(scenario_from_dict(scenario))

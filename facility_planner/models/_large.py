@@ -23,6 +23,7 @@ relaxes the minima too (multipliers :math:`\nu_g \ge 0`, e.g. an LP's duals):
 
 from __future__ import annotations
 
+import contextvars
 import math
 import time
 
@@ -570,7 +571,9 @@ def region_search(
                     widx = np.flatnonzero((site_owner == r) & free)
                     wm = _window_model(U, C, wu, x, widx, gcodes, gneed, integral) if x[widx].any() else None
                     if wm is not None:
-                        jobs.append((widx, wm, pool.submit(lp_dive, wm[0], deadline=deadline)))
+                        # in a copy of this thread's context: a run's stop (RunStop) reaches the dive's solves
+                        job = pool.submit(contextvars.copy_context().run, lp_dive, wm[0], deadline=deadline)
+                        jobs.append((widx, wm, job))
                 del order[:workers]
                 for widx, (_milp, _rows, _sub, _z, _cur, k), fut in jobs:
                     dive = fut.result()
