@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import pickle
 import queue
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -112,8 +117,46 @@ def family_problem(scenario: Scenario | str | Path, family: str, *, district: st
     )
 
 
+def _fingerprint(ctx: PlanContext, key: str, spec: FamilySpec, index: int) -> str:
+    """A digest of what decides a family's result; two runs with the same one plan the family the same way.
+
+    It covers the scenario but its families, the family's block and place, the area planned, and the cells of the
+    families it must avoid.
+    """
+    from . import __version__
+
+    scn = ctx.scenario.model_dump(mode="json", exclude={"families", "outputs", "name", "description"})
+    avoid = {o: sorted(map(str, ctx.chosen_cells.get(o, ()))) for o in spec.exclude.not_with}
+    what = [__version__, scn, str(ctx.scenario.resolve(".")), key, spec.model_dump(mode="json"), index]
+    blob = json.dumps([*what, ctx.part_districts, avoid], sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:40]
+
+
+def _plan_family(ctx: PlanContext, key: str, spec: FamilySpec, index: int, cache: Path | None) -> FamilyResult:
+    """:func:`plan_family`, or its result from ``cache`` when a run with the same inputs planned it.
+
+    A sweep's runs share this way the families that no override touches.
+    """
+    if cache is None:
+        return plan_family(ctx, key, spec, index)
+    path = cache / f"{key}-{_fingerprint(ctx, key, spec, index)}.pickle"
+    if path.exists():
+        try:
+            with path.open("rb") as f:
+                res: FamilyResult = pickle.load(f)
+            return res
+        except Exception:  # a broken entry (a process stopped while writing is not one: see below): plan it again
+            pass
+    res = plan_family(ctx, key, spec, index)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+    with tmp.open("wb") as f:
+        pickle.dump(res, f, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, path)  # whole or not at all: another process may read it at once
+    return res
+
+
 def _plan_families(
-    ctx: PlanContext, fams: list[tuple[str, FamilySpec]], workers: int
+    ctx: PlanContext, fams: list[tuple[str, FamilySpec]], workers: int, cache: Path | None = None
 ) -> tuple[dict[str, FamilyResult], dict[str, float]]:
     """Every family planned, up to ``workers`` at once; the results in the scenario's order, and each one's seconds.
 
@@ -135,7 +178,7 @@ def _plan_families(
     if workers <= 1 or len(fams) <= 1:
         for i, (key, spec) in enumerate(progress(fams, desc="families", unit="family", label=lambda kv: kv[0])):
             t1 = time.perf_counter()
-            record(key, spec, plan_family(ctx, key, spec, i))
+            record(key, spec, _plan_family(ctx, key, spec, i, cache))
             seconds[key] = time.perf_counter() - t1
         return results, seconds
 
@@ -145,7 +188,7 @@ def _plan_families(
         t1 = time.perf_counter()
         try:
             with working(gate):  # a model that must run alone waits for the others, and they for it (_gate)
-                res = plan_family(ctx, key, spec, i)
+                res = _plan_family(ctx, key, spec, i, cache)
             done.put((key, res, None, time.perf_counter() - t1))
         except BaseException as exc:  # re-raised in the main thread
             done.put((key, None, exc, time.perf_counter() - t1))
@@ -190,7 +233,13 @@ def _plan_families(
     return {key: results[key] for key, _spec in fams}, seconds
 
 
-def run_scenario(scenario: Scenario | str | Path, *, district: str | None = None, workers: int | None = None) -> Plan:
+def run_scenario(
+    scenario: Scenario | str | Path,
+    *,
+    district: str | None = None,
+    workers: int | None = None,
+    family_cache: str | Path | None = None,
+) -> Plan:
     """Run a scenario and return the :class:`~facility_planner.plan.Plan`.
 
     Parameters
@@ -203,6 +252,11 @@ def run_scenario(scenario: Scenario | str | Path, *, district: str | None = None
     workers
         Families planned at once (threads); :data:`facility_planner.settings.family_workers` by default. Plans are
         the same either way, except where a model stops at its time limit: then it had the core to share.
+    family_cache
+        A folder where each family's result is kept under a fingerprint of what decides it (the scenario but its
+        other families, the family's block, the area, the cells it must avoid); a run that finds its family there
+        takes it instead of planning it again. The sweep gives its runs one, so a family no override touches is
+        planned once per sweep, not once per run.
 
     Returns
     -------
@@ -223,7 +277,8 @@ def run_scenario(scenario: Scenario | str | Path, *, district: str | None = None
         )
     fams = list(scn.enabled_families().items())
     n_workers = settings.family_workers if workers is None else workers
-    results, seconds = _plan_families(ctx, fams, max(1, int(n_workers)))
+    cache = Path(family_cache) if family_cache is not None else None
+    results, seconds = _plan_families(ctx, fams, max(1, int(n_workers)), cache)
     t.update(seconds)
     no_existing = [
         spec.name_en.lower() for _key, spec in fams if spec.existing.file is None and spec.model not in ("allocate",)

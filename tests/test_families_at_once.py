@@ -222,3 +222,38 @@ def test_a_family_that_must_avoid_a_family_not_planned_still_runs():
     th.join(120)
     assert "plan" in out, "the run did not finish"
     assert list(out["plan"].families) == ["care_centres", "cemeteries"]
+
+
+def test_a_family_cache_plans_a_family_once_and_again_when_what_decides_it_changes(tmp_path, monkeypatch):
+    import facility_planner.pipeline as P
+
+    real = P.plan_family
+    planned: list[str] = []
+
+    def plan_family(ctx, key, spec, i=0):
+        planned.append(key)
+        return real(ctx, key, spec, i)
+
+    monkeypatch.setattr(P, "plan_family", plan_family)
+    base = _yanqing().model_copy(update={"plan_only": ["eldercare_stations", "care_centres", "cemeteries"]})
+    first = P.run_scenario(base, family_cache=tmp_path, workers=1)
+    assert planned == ["eldercare_stations", "care_centres", "cemeteries"]
+    planned.clear()
+    again = P.run_scenario(base, family_cache=tmp_path, workers=2)
+    assert planned == []  # every family from the cache, the same plan
+    for k, f in first.families.items():
+        assert sorted(map(str, again.families[k].sites["site_id"])) == sorted(map(str, f.sites["site_id"]))
+    # fewer stations: the stations again, and the cemeteries (they must avoid the stations' cells); not the centres
+    fams = dict(base.families)
+    fams["eldercare_stations"] = fams["eldercare_stations"].model_copy(update={"by_district": {"Yanqing": 5}})
+    P.run_scenario(base.model_copy(update={"families": fams}), family_cache=tmp_path, workers=1)
+    assert planned == ["eldercare_stations", "cemeteries"]
+
+
+def test_a_sweep_starts_runs_that_share_little_first():
+    from facility_planner.sweep import SweepRun, _sharing_order
+
+    runs = [SweepRun(f"run-{i + 1}", {"speed": s, "count": c}, {}) for i, (s, c) in enumerate(
+        [(s, c) for s in (3, 4, 5) for c in (20, 28)]
+    )]  # fmt: skip
+    assert [r.run_id for r in _sharing_order(runs)] == ["run-1", "run-3", "run-5", "run-2", "run-4", "run-6"]
