@@ -168,7 +168,7 @@ class RunStop:
                 self._cond.notify_all()
 
     def start(self, target: Callable[..., Any], *args: Any, name: str) -> threading.Thread:
-        """A daemon thread running ``target(*args)`` under this stop (see :func:`in_run_stop`), started."""
+        """A daemon thread running ``target(*args)`` under this stop (its HiGHS solves in :func:`run_highs`), started."""
         context = contextvars.copy_context()
 
         def work() -> None:
@@ -188,7 +188,9 @@ def run_highs(h, *, grace_s: float = 5.0):
 
     The solve runs in a worker thread while the main thread waits in short steps (so Python's signal handlers run).
     On an interrupt the worker is told to stop through HiGHS's interrupt callbacks (simplex, IPM and MIP), given up to
-    ``grace_s`` seconds to return, and the interrupt is re-raised. Outside the main thread this is plain ``h.run()``.
+    ``grace_s`` seconds to return, and the interrupt is re-raised. In a worker thread of a run (:class:`RunStop`) the
+    solve runs in place and is stopped, then raises, when the run is asked to stop; in any other thread this is plain
+    ``h.run()``.
 
     Returns
     -------
@@ -199,16 +201,12 @@ def run_highs(h, *, grace_s: float = 5.0):
         run_stop = _RUN_STOP.get()
         if run_stop is None:
             return h.run()
-        return _run_in_worker(h, run_stop)
+        with run_stop.solving(), _interrupted_when(h, run_stop.is_set):
+            status = h.run()
+        if run_stop.is_set():
+            raise Interrupted()
+        return status
     stop = threading.Event()
-
-    def on_interrupt_check(event) -> None:
-        if stop.is_set():
-            event.interrupt()
-
-    hooks = _interrupt_hooks(h)
-    for c in hooks:
-        c.subscribe(on_interrupt_check)
     result: dict = {}
     # The main thread waits on this event, not on ``Thread.join``: a join cut short by the signal's exception can
     # mark a still-running thread as finished (CPython 3.11's ``_wait_for_tstate_lock``, bpo-45274), so the grace
@@ -225,49 +223,40 @@ def run_highs(h, *, grace_s: float = 5.0):
             _reset_thread_scheduler()
             done.set()
 
-    worker = threading.Thread(target=work, name="highs-solve", daemon=True)
-    worker.start()
-    try:
-        while not done.wait(0.05):
-            pass
-    except BaseException:
-        stop.set()
-        with deferred_signals():
-            if done.wait(grace_s):
-                worker.join(1.0)  # signals are held here, so this join runs to its end
-        raise
-    finally:
-        for c in hooks:
-            c.unsubscribe(on_interrupt_check)
+    with _interrupted_when(h, stop.is_set):
+        worker = threading.Thread(target=work, name="highs-solve", daemon=True)
+        worker.start()
+        try:
+            while not done.wait(0.05):
+                pass
+        except BaseException:
+            stop.set()
+            with deferred_signals():
+                if done.wait(grace_s):
+                    worker.join(1.0)  # signals are held here, so this join runs to its end
+            raise
     if "error" in result:
         raise result["error"]
     return result["status"]
 
 
-def _interrupt_hooks(h) -> list:
-    found = [getattr(h, n, None) for n in ("cbSimplexInterrupt", "cbIpmInterrupt", "cbMipInterrupt")]
-    return [c for c in found if c is not None and hasattr(c, "subscribe")]
-
-
-def _run_in_worker(h, run_stop: RunStop):
-    """``h.run()`` in a worker thread of a run: interrupted when the run is asked to stop, and then raising."""
+@contextmanager
+def _interrupted_when(h, should_stop: Callable[[], bool]) -> Iterator[None]:
+    """Within the block, HiGHS's interrupt checks (simplex, IPM and MIP) stop ``h`` once ``should_stop()`` is true."""
 
     def on_interrupt_check(event) -> None:
-        if run_stop.is_set():
+        if should_stop():
             event.interrupt()
 
-    hooks = _interrupt_hooks(h)
-    with run_stop.solving():
+    found = [getattr(h, n, None) for n in ("cbSimplexInterrupt", "cbIpmInterrupt", "cbMipInterrupt")]
+    hooks = [c for c in found if c is not None and hasattr(c, "subscribe")]
+    for c in hooks:
+        c.subscribe(on_interrupt_check)
+    try:
+        yield
+    finally:
         for c in hooks:
-            c.subscribe(on_interrupt_check)
-        try:
-            status = h.run()
-        finally:
-            for c in hooks:
-                c.unsubscribe(on_interrupt_check)
-    if run_stop.is_set():
-        raise Interrupted()
-    return status
+            c.unsubscribe(on_interrupt_check)
 
 
 def _reset_thread_scheduler() -> None:

@@ -145,7 +145,7 @@ def _plan_family(ctx: PlanContext, key: str, spec: FamilySpec, index: int, cache
             with path.open("rb") as f:
                 res: FamilyResult = pickle.load(f)
             return res
-        except Exception:  # a broken entry (a process stopped while writing is not one: see below): plan it again
+        except Exception:  # an entry that does not load (another version's, a damaged file): plan it again
             pass
     res = plan_family(ctx, key, spec, index)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
@@ -194,9 +194,9 @@ def _plan_families(
             done.put((key, None, exc, time.perf_counter() - t1))
 
     stop, gate = RunStop(), Gate()
-    keys = {key for key, _spec in fams}
+    specs = dict(fams)
     # the families each must avoid that this run plans (a family not planned has no sites to avoid)
-    after = {key: [o for o in spec.exclude.not_with if o in keys] for key, spec in fams}
+    after = {key: [o for o in spec.exclude.not_with if o in specs] for key, spec in fams}
     pending = [(i, key, spec) for i, (key, spec) in enumerate(fams)]
     running: list[str] = []
     try:
@@ -222,7 +222,7 @@ def _plan_families(
                 if exc is not None:
                     raise exc
                 assert res is not None
-                record(key, dict(fams)[key], res)
+                record(key, specs[key], res)
                 seconds[key] = secs
                 bar.update(1)
     except BaseException:
