@@ -516,6 +516,56 @@ def test_window_search_skips_windows_far_from_any_change_and_misses_no_improveme
         assert more == 0 and (again == out).all()
 
 
+def test_a_memo_carries_what_searches_proved_to_the_next_search_of_the_same_model(monkeypatch):
+    """SYNTHETIC: two separate towns. After a region search and a window search with one memo, the same searches
+    again solve nothing; after a change in the west (made between searches, as swaps do) only western regions and
+    windows are solved again, and the plans equal those of searches without the memo (a region's dive and a window's
+    MIP give the same answer for the same model)."""
+    import facility_planner.models._large as L
+    import facility_planner.models._milp as M
+
+    solved: list[str] = []
+    real_milp, real_dive = L.solve_milp, M.lp_dive
+
+    def town(milp):
+        return "east" if milp.c.max() >= 1000 else "west"
+
+    monkeypatch.setattr(L, "solve_milp", lambda milp, **kw: solved.append(town(milp)) or real_milp(milp, **kw))
+    monkeypatch.setattr(M, "lp_dive", lambda milp, **kw: solved.append(town(milp)) or real_dive(milp, **kw))
+    for seed in range(3):
+        A1, w1, _ = _instance(seed, n=300, m=50, radius=170)
+        A2, w2, _ = _instance(seed + 10, n=300, m=50, radius=170)
+        A = sp.block_diag([A1, A2], format="csr")
+        w = np.r_[w1, 1000 * w2]
+        none, every = np.zeros(100, bool), np.ones(100, bool)
+        x = np.zeros(100, bool)
+        x[:6] = x[50:56] = True
+        kw = {"hops": 1, "max_sites": 10}
+        memo = L.SearchMemo()
+        for _ in range(10):  # region and window searches in turn until a round changes nothing
+            before = x.copy()
+            x = L.region_search(A, w, x, none, every, time.perf_counter() + 60, max_rows=100, memo=memo)[0]
+            x = L.window_search(A, w, x, none, every, time.perf_counter() + 60, memo=memo, **kw)[0]
+            if (x == before).all():
+                break
+        solved.clear()
+        again = L.region_search(A, w, x, none, every, time.perf_counter() + 60, max_rows=100, memo=memo)[0]
+        again = L.window_search(A, w, again, none, every, time.perf_counter() + 60, memo=memo, **kw)[0]
+        assert solved == [] and (again == x).all()
+        # a western site moved between searches: only the west is searched again, to the plans found without a memo
+        moved = x.copy()
+        on = np.flatnonzero(moved[:50])[0]
+        off = np.flatnonzero(~moved[:50])[0]
+        moved[on], moved[off] = False, True
+        solved.clear()
+        r = L.region_search(A, w, moved, none, every, time.perf_counter() + 60, max_rows=100, memo=memo)[0]
+        out = L.window_search(A, w, r, none, every, time.perf_counter() + 60, memo=memo, **kw)[0]
+        assert solved and set(solved) == {"west"}
+        r_plain = L.region_search(A, w, moved, none, every, time.perf_counter() + 60, max_rows=100)[0]
+        assert (r == r_plain).all()
+        assert (out == L.window_search(A, w, r_plain, none, every, time.perf_counter() + 60, **kw)[0]).all()
+
+
 def test_a_site_inside_a_forbidden_sites_reach_is_not_dropped_as_dominated():
     """A site whose demand lies inside a forbidden site's was dropped as dominated, and the model reported a wrong
     optimum as proven (here 0 instead of 5). Checked against brute force over the allowed sites on SYNTHETIC

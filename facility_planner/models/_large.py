@@ -24,8 +24,12 @@ relaxes the minima too (multipliers :math:`\nu_g \ge 0`, e.g. an LP's duals):
 from __future__ import annotations
 
 import contextvars
+import functools
 import math
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -392,6 +396,63 @@ def reduced_cost_closed(
     return out
 
 
+@dataclass
+class SearchMemo:
+    """What the region and window searches proved about one model's plans, kept from one search to the next.
+
+    A window or region whose exact re-solve did not improve the plan stays unimprovable until a site that its model
+    depends on opens or closes: its model (its sites, the rows they reach, and which of those rows the rest of the
+    plan covers) is then the same. Pass one memo to every :func:`region_search` and :func:`window_search` of a model;
+    the plan each search starts from is compared with the one the last ended with, so changes made in between (by
+    swaps) count too. Not used with group minima, where a window's model counts the whole plan.
+    """
+
+    x: npt.NDArray[np.bool_] | None = None
+    #: the sites each change opened or closed, in order
+    changes: list[npt.NDArray[np.int64]] = field(default_factory=list)
+    #: window seed, or (region size, region), → len(changes) when it was last found unimprovable
+    proven_at: dict[object, int] = field(default_factory=dict)
+
+    def start(self, x: npt.NDArray[np.bool_]) -> None:
+        """Record what changed since the last search ended."""
+        if self.x is not None:
+            moved = np.flatnonzero(self.x != x)
+            if len(moved):
+                self.changes.append(moved)
+
+    def changed(self, x_old: npt.NDArray[np.bool_], x_new: npt.NDArray[np.bool_]) -> None:
+        """Record an improvement a search made."""
+        self.changes.append(np.flatnonzero(x_old != x_new))
+
+    def proven(self, key: object) -> None:
+        """``key``'s model cannot improve the current plan."""
+        self.proven_at[key] = len(self.changes)
+
+    def unchanged(self, key: object, near: Callable[[], npt.NDArray[np.bool_]]) -> bool:
+        """Whether ``key`` was found unimprovable and no site in ``near()`` (a mask of sites) changed since."""
+        since = self.proven_at.get(key)
+        if since is None:
+            return False
+        if since < len(self.changes):
+            mask = near()
+            if any(mask[c].any() for c in self.changes[since:]):
+                return False
+            self.proven_at[key] = len(self.changes)
+        return True
+
+    def end(self, x: npt.NDArray[np.bool_]) -> None:
+        """Record the plan a search ended with."""
+        self.x = x.copy()
+
+
+def _sites_touching(
+    overlap: sp.csr_matrix, sites: npt.NDArray[np.int64], also: npt.NDArray[np.bool_] | None = None
+) -> npt.NDArray[np.bool_]:
+    """Mask of the sites that reach a row one of ``sites`` reaches (``overlap``: sites × sites), or are in ``also``."""
+    mask: npt.NDArray[np.bool_] = np.asarray(overlap[sites].sum(axis=0)).ravel() > 0
+    return mask | also if also is not None else mask
+
+
 def _window_model(
     U: sp.csr_matrix,
     C: sp.csc_matrix,
@@ -528,6 +589,7 @@ def region_search(
     max_rows: int = 1500,
     workers: int = 2,
     stop_at: float | None = None,
+    memo: SearchMemo | None = None,
 ) -> tuple[npt.NDArray[np.bool_], int, int]:
     """Large-neighbourhood search over regions, each re-planned from its LP relaxation by a dive.
 
@@ -537,8 +599,9 @@ def region_search(
     fixed, every group minimum kept); the new plan is kept when it covers more. ``workers`` regions are dived at
     once, in threads (HiGHS releases the GIL). A second pass uses regions twice as large, so sites can move across
     the first pass's borders. Where the LP is tight this finds what swaps and small windows cannot (a chain of sites
-    shifted together). Stops at the deadline or once the plan covers ``stop_at``. Returns (plan, regions improved,
-    regions tried).
+    shifted together). Stops at the deadline or once the plan covers ``stop_at``. With ``memo``, a region whose dive
+    did not improve the plan in an earlier search is skipped while no site its model depends on has changed (the dive
+    is deterministic). Returns (plan, regions improved, regions tried).
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -553,6 +616,10 @@ def region_search(
     improved = tried = 0
 
     best = _covered(U, wu, x)
+    memo = SearchMemo() if memo is None or codes is not None else memo  # with minima a region counts the whole plan
+    memo.start(x)
+
+    UT_U = (C.T @ U).tocsr()  # sites × sites: which reach a row in common
     G = row_graph(U)  # both passes cut the same graph
     with ThreadPoolExecutor(max(1, workers)) as pool:
         for size in (max_rows, 2 * max_rows):
@@ -566,16 +633,20 @@ def region_search(
             uncovered = np.asarray(U @ x.astype(float)).ravel() == 0
             order = list(np.argsort(-np.bincount(owner, weights=np.where(uncovered, wu, 0.0), minlength=len(parts))))
             while order and time.perf_counter() < deadline and (stop_at is None or best < stop_at):
-                jobs = []
-                for r in order[:workers]:
+                jobs: list[tuple[int, npt.NDArray[np.int64], Any, npt.NDArray[np.bool_], Any]] = []
+                while order and len(jobs) < workers:
+                    r = order.pop(0)
                     widx = np.flatnonzero((site_owner == r) & free)
+                    if memo.unchanged((size, r), functools.partial(_sites_touching, UT_U, widx)):
+                        continue
                     wm = _window_model(U, C, wu, x, widx, gcodes, gneed, integral) if x[widx].any() else None
-                    if wm is not None:
-                        # in a copy of this thread's context: a run's stop (RunStop) reaches the dive's solves
-                        job = pool.submit(contextvars.copy_context().run, lp_dive, wm[0], deadline=deadline)
-                        jobs.append((widx, wm, job))
-                del order[:workers]
-                for widx, (_milp, _rows, _sub, _z, _cur, k), fut in jobs:
+                    if wm is None:
+                        memo.proven((size, r))
+                        continue
+                    # in a copy of this thread's context: a run's stop (RunStop) reaches the dive's solves
+                    job = pool.submit(contextvars.copy_context().run, lp_dive, wm[0], deadline=deadline)
+                    jobs.append((r, widx, wm, x, job))
+                for r, widx, (_milp, _rows, _sub, _z, _cur, k), x_built, fut in jobs:
                     dive = fut.result()
                     tried += 1
                     if dive.x is None or int((dive.x[: len(widx)] > 0.5).sum()) != k:
@@ -583,12 +654,14 @@ def region_search(
                     cand = x.copy()
                     cand[widx] = dive.x[: len(widx)] > 0.5
                     value = _covered(U, wu, cand)
-                    if value <= best + 1e-9:
+                    if value <= best + 1e-9 or not meets_minima(U, wu, cand, gcodes, gneed):
+                        if x is x_built:  # the model dived is still the plan's: it stays unimproved
+                            memo.proven((size, r))
                         continue
-                    if not meets_minima(U, wu, cand, gcodes, gneed):
-                        continue
+                    memo.changed(x, cand)
                     x, best = cand, value
                     improved += 1
+    memo.end(x)
     return x, improved, tried
 
 
@@ -606,6 +679,7 @@ def window_search(
     max_sites: int = 400,
     window_time_s: float = 1.0,
     stop_at: float | None = None,
+    memo: SearchMemo | None = None,
 ) -> tuple[npt.NDArray[np.bool_], int, int]:
     """Large-neighbourhood search: re-solve small windows of the plan exactly with the MIP.
 
@@ -614,7 +688,8 @@ def window_search(
     number of sites is re-placed optimally (HiGHS, ``window_time_s`` at most) for the demand not already covered from
     outside; with group minima the window keeps every group at or above its minimum. Windows are taken around every
     open site in turn (in a fixed pseudo-random order), pass after pass while a pass improves the plan, until the
-    deadline, or until the plan covers ``stop_at``. Returns (plan, windows improved, tried).
+    deadline, or until the plan covers ``stop_at``. A window found unimprovable is skipped until a site in it or next
+    to it changes, within this search and, through ``memo``, the next ones. Returns (plan, windows improved, tried).
     """
     U = U.tocsr()
     C = U.tocsc()
@@ -631,8 +706,8 @@ def window_search(
     # a window proven unimprovable stays so until a site in it or next to it changes: its model (its sites, and the
     # rows they reach that no outside site covers) is the same, so it is skipped (on Tongzhou's 101 stations the
     # second pass re-solved 100 unchanged windows for nothing, 2.4 s)
-    changes: list[npt.NDArray[np.int64]] = []  # the sites each improvement opened or closed, in order
-    proven_at: dict[int, int] = {}  # seed → len(changes) when its window was last proven unimprovable
+    memo = SearchMemo() if memo is None else memo
+    memo.start(x)
     while True:
         if not seeds:
             # a new pass over every open site, while the previous pass improved something and time remains
@@ -655,17 +730,13 @@ def window_search(
                 idx = np.sort(np.random.default_rng(int(s)).choice(idx, room, replace=False))
             win[idx] = True
         widx = np.flatnonzero(win & free)
-        since = proven_at.get(int(s))
-        if since is not None and codes is None:  # with group minima a window's model counts the whole plan
-            if since == len(changes):
-                continue
-            near = win | (np.asarray(overlap[widx].sum(axis=0)).ravel() > 0)
-            if not any(near[c].any() for c in changes[since:]):
-                proven_at[int(s)] = len(changes)
-                continue
+        key = int(s)
+        # with group minima a window's model counts the whole plan
+        if codes is None and memo.unchanged(key, functools.partial(_sites_touching, overlap, widx, win)):
+            continue
         wm = _window_model(U, C, wu, x, widx, codes, need, integral)
         if wm is None:
-            proven_at[int(s)] = len(changes)
+            memo.proven(key)
             continue
         milp, rows, Sub, z_now, cur, k = wm
         nc = len(widx)
@@ -684,12 +755,13 @@ def window_search(
             cand[widx] = y
             if not meets_minima(U, wu, cand, codes, need):
                 continue
-            changes.append(np.flatnonzero(cand != x))
+            memo.changed(x, cand)
             x = cand
             improved += 1
             last_pass_improved = True
             if stop_at is not None and _covered(U, wu, x) >= stop_at:
                 break
         elif raw.status == "optimal":
-            proven_at[int(s)] = len(changes)
+            memo.proven(key)
+    memo.end(x)
     return x, improved, tried

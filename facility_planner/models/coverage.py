@@ -62,6 +62,7 @@ from .. import settings
 from .._errors import InfeasibleModelError, SolverError, ValidationError
 from ..matrices import LabelledMatrix
 from ._large import (
+    SearchMemo,
     _covered,
     lagrangian_bound,
     lagrangian_value,
@@ -375,11 +376,15 @@ def max_cover(
     if use_lagrangian and x0 is not None:
         # improve the plan: regions re-planned from their LP relaxation by a dive, then small windows re-solved
         # exactly (together about half the time); then bound it
+        # one memo for every search: a region or window found unimprovable is not re-solved until its part of the plan
+        # changes (measured: Miyun's 20, 28 and 36 stations at 5 km/h, the same plans in 7.9, 10.8 and 9.2 s instead
+        # of 9.0, 10.9 and 11.9 s)
+        memo = SearchMemo()
         x0, n_regions_better, n_regions = region_search(
-            U, wu, x0, prep.required, upper > 0, t0 + REGION_SHARE * time_limit_s, **gkw
+            U, wu, x0, prep.required, upper > 0, t0 + REGION_SHARE * time_limit_s, memo=memo, **gkw
         )
         x0, n_better, n_windows = window_search(
-            U, wu, x0, prep.required, upper > 0, t0 + WINDOW_SHARE * time_limit_s, **gkw
+            U, wu, x0, prep.required, upper > 0, t0 + WINDOW_SHARE * time_limit_s, memo=memo, **gkw
         )
         x0, more = swap_local_search(
             U, wu, x0, prep.required, upper > 0, deadline=t0 + WINDOW_SHARE * time_limit_s, **gkw
@@ -395,10 +400,10 @@ def max_cover(
         if time.perf_counter() < deadline - 0.02 * time_limit_s:
             # the bound converged early: spend what is left on the plan
             x0, r2, rt2 = region_search(
-                U, wu, x0, prep.required, upper > 0, deadline - 0.5 * (deadline - time.perf_counter()), **gkw
+                U, wu, x0, prep.required, upper > 0, deadline - 0.5 * (deadline - time.perf_counter()), memo=memo, **gkw
             )
             n_regions_better, n_regions = n_regions_better + r2, n_regions + rt2
-            x0, b2, w2 = window_search(U, wu, x0, prep.required, upper > 0, deadline, **gkw)
+            x0, b2, w2 = window_search(U, wu, x0, prep.required, upper > 0, deadline, memo=memo, **gkw)
             x0, more = swap_local_search(U, wu, x0, prep.required, upper > 0, deadline=deadline, **gkw)
             n_better, n_windows, n_swaps = n_better + b2, n_windows + w2, n_swaps + more
             lower = _covered(U, wu, x0)
