@@ -535,13 +535,13 @@ def max_cover(
             # 6-19 s faster; two 0.07% and 0.17% lower, still within the gap asked; the 10,000 x 3,000 benchmark the
             # same optimum, 3.2-3.8 s instead of 4.2 s)
             milp.root_reduced_cost_heuristic = ws is None
-            # the rows are merged, dominated and useless sites closed already: HiGHS's presolve removed 7% of the
-            # rest of the 10,000 x 3,000 benchmark and made its cuts slower. Measured without it: 1.2-2.5x faster on
-            # eight random 10,000 x 3,000 instances at 1 km (p = 250 and 500, gap 0), 482 s instead of 581 s on four
-            # at 1.5 km (one 6.6x faster, three 10-20% slower); on five Beijing district models the same time in all
-            # (Tongzhou 4.4 s instead of 7-9 s, Miyun's mutual-aid points 8.5-9.5 s instead of 6-6.6 s, there
-            # proven to 0.17% instead of 0.49%)
-            milp.presolve = bool(prep.rows) or mins is not None
+            # the rows are merged, dominated and useless sites closed already; when the optimum must be proven, HiGHS's
+            # root cuts do the proof and its presolve (7% of the rest removed on the 10,000 x 3,000 benchmark) slows
+            # them. Measured without it, gap 0: 1.2-2.5x faster on eight random 10,000 x 3,000 instances at 1 km
+            # (p = 250 and 500), 482 s instead of 581 s on four at 1.5 km (one 6.6x faster, three 10-20% slower).
+            # With a gap allowed it is kept: there finding a plan within the gap decides, and without presolve
+            # Miyun's mutual-aid points took 8.5-9.5 s instead of 6-6.6 s (Tongzhou's stations 4.4 s instead of 7-9 s)
+            milp.presolve = bool(prep.rows) or mins is not None or mip_rel_gap > 0
             milp.stall_watch = True
             raw = run(
                 milp,
