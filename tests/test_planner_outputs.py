@@ -13,6 +13,7 @@ import json
 import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -330,3 +331,44 @@ def test_progress_is_quiet_in_ci_and_off_a_terminal(monkeypatch):
     assert pg.enabled()
     assert list(pg.progress(items, desc="families", label=str)) == items
     assert "families" in tty.getvalue()
+
+
+def test_static_map_fill_draws_the_shapes_geopandas_draws_holes_and_parts_included():
+    """SYNTHETIC polygons (one with a hole wound like its exterior, one of two parts): the single collection the
+    report's maps use paints the same pixels as geopandas' patch per polygon, and leaves the hole unpainted."""
+    import geopandas as gpd
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from shapely.geometry import MultiPolygon, Polygon, box
+
+    from facility_planner.staticmaps import _fill
+
+    ring = Polygon(box(0, 0, 10, 10).exterior.coords, [box(3, 3, 7, 7).exterior.coords])
+    two = MultiPolygon([box(12, 0, 15, 4), box(12, 6, 15, 10)])
+    geoms = gpd.GeoSeries([ring, two, box(16, 0, 20, 10)])
+    colors = ["#d7301f", "#1f4e9c", "#fc8d59"]
+    assert ring.exterior.is_ccw and ring.interiors[0].is_ccw  # the hole wound like its exterior
+
+    def draw(fill_with) -> tuple[np.ndarray, Any]:
+        fig = Figure(figsize=(4, 2), dpi=80)
+        ax = fig.subplots()
+        fill_with(ax)
+        ax.set_xlim(-1, 21)
+        ax.set_ylim(-1, 11)
+        ax.set_aspect("equal")
+        ax.set_axis_off()
+        canvas = FigureCanvasAgg(fig)
+        canvas.draw()
+        return np.asarray(canvas.buffer_rgba())[..., :3].astype(int), ax
+
+    ours, ax = draw(lambda ax: _fill(ax, geoms.to_numpy(), colors))
+    theirs, _ = draw(lambda ax: gpd.GeoDataFrame(geometry=geoms).plot(ax=ax, color=colors, linewidth=0))
+    differ = np.abs(ours - theirs).sum(axis=2) > 60
+    assert differ.mean() < 0.002  # antialiased edges at most
+
+    def pixel(x: float, y: float) -> tuple[int, ...]:
+        px, py = ax.transData.transform((x, y))
+        return tuple(ours[ours.shape[0] - int(py), int(px)])
+
+    hole, solid = pixel(5, 5), pixel(1, 1)  # the hole's centre, and inside the ring
+    assert tuple(hole) == (255, 255, 255) and tuple(solid) != (255, 255, 255)
