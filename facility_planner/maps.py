@@ -13,6 +13,7 @@ variable and is written into the file only when this base map is asked for).
 from __future__ import annotations
 
 import base64
+import functools
 import html as html_mod
 import json
 import os
@@ -313,6 +314,12 @@ def citywide_breaks(cells: gpd.GeoDataFrame) -> list[float]:
     return [float(x) for x in np.nanquantile(dens, [0, 0.2, 0.4, 0.6, 0.8])]
 
 
+def _site_style(feature: dict, *, color: str) -> dict:
+    """A site marker's style: the family's colour, existing sites ringed in black, new ones in white."""
+    ex = feature["properties"]["existing"]
+    return {"color": "#000" if ex else "#fff", "weight": 3 if ex else 1, "fillColor": color, "fillOpacity": 0.95}
+
+
 def plan_map(
     layers: dict,
     summary: dict,
@@ -524,6 +531,9 @@ def plan_map(
             )
         else:
             fgs = folium.FeatureGroup(name=f"{zh} {en} ({len(s)})")
+        # one GeoJSON layer per family, not a marker per site: folium compiles every element's script as a template,
+        # which took 8.8 of 19.8 s (profiled) for the citywide map's 5,000 sites
+        features = []
         for r in s.itertuples():
             ex = bool(getattr(r, "existing", False))
             served = getattr(r, "served", None)
@@ -542,16 +552,18 @@ def plan_map(
                 f"{html_mod.escape(str(tname.get(getattr(r, 'township_code', ''), '')))} {getattr(r, 'township_code', '')}"
                 f"<br>site {html_mod.escape(str(r.site_id))}"
             )
-            folium.CircleMarker(
-                [r.geometry.y, r.geometry.x],
-                radius=st["radius"],
-                color="#000" if ex else "#fff",
-                weight=3 if ex else 1,
-                fill=True,
-                fill_color=st["color"],
-                fill_opacity=0.95,
-                tooltip=tip,
-            ).add_to(fgs)
+            features.append({
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [round(r.geometry.x, 6), round(r.geometry.y, 6)]},
+                "properties": {"tip": tip, "existing": ex},
+            })  # fmt: skip
+        folium.GeoJson(
+            {"type": "FeatureCollection", "features": features},
+            name=f"{zh} {en} ({len(s)})",
+            marker=folium.CircleMarker(radius=st["radius"], fill=True, fill_color=st["color"], fill_opacity=0.95),
+            style_function=functools.partial(_site_style, color=st["color"]),
+            tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False),
+        ).add_to(fgs)
         fgs.add_to(m)
     # collapsed: the 20-odd layers, listed open, covered a third of a district map
     folium.LayerControl(collapsed=True).add_to(m)

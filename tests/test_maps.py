@@ -85,8 +85,9 @@ def test_gaode_variant_is_shifted_to_gcj02(plan_dir):
     gaode = plan_map(layers, summary, district="110102", basemap="gaode").get_root().render()
     assert "autonavi" in gaode and "autonavi" not in plain
     # a station's marker moves by the GCJ-02 offset (~500-600 m in Beijing; 555 m at Tiananmen)
-    pat = re.compile(r"L\.circleMarker\(\s*\[([0-9.]+), ([0-9.]+)\]")
-    (lat0, lon0), (lat1, lon1) = pat.findall(plain)[0], pat.findall(gaode)[0]
+    # a site's point in its family's GeoJSON layer
+    pat = re.compile(r'"coordinates": \[([0-9.]+), ([0-9.]+)\], "type": "Point"\}, "properties": \{"existing"')
+    (lon0, lat0), (lon1, lat1) = pat.findall(plain)[0], pat.findall(gaode)[0]
     glon, glat = wgs84_to_gcj02(float(lon0), float(lat0))
     assert abs(float(lon1) - float(glon)) < 1e-6 and abs(float(lat1) - float(glat)) < 1e-6
     # Tiananmen (WGS-84 39.9075 N, 116.3913 E) lands on Gaode's 116.3976 E, 39.9088 N
