@@ -410,11 +410,22 @@ class SearchMemo:
     x: npt.NDArray[np.bool_] | None = None
     #: the sites each change opened or closed, in order
     changes: list[npt.NDArray[np.int64]] = field(default_factory=list)
-    #: window seed, or (region size, region), → len(changes) when it was last found unimprovable
-    proven_at: dict[object, int] = field(default_factory=dict)
+    #: ("window", seed) or ("region", size, region) → len(changes) when it was last found unimprovable
+    proven_at: dict[tuple[object, ...], int] = field(default_factory=dict)
+
+    #: per kind of search, what its keys assume (the model's size, the window or region sizes)
+    assumed: dict[str, tuple[object, ...]] = field(default_factory=dict)
+
+    def bind(self, kind: str, *assumptions: object) -> None:
+        """Forget what ``kind``'s searches proved if they ran with other assumptions (another model, other sizes)."""
+        if self.assumed.get(kind, assumptions) != assumptions:
+            self.proven_at = {k: v for k, v in self.proven_at.items() if k[0] != kind}
+        self.assumed[kind] = assumptions
 
     def start(self, x: npt.NDArray[np.bool_]) -> None:
         """Record what changed since the last search ended."""
+        if self.x is not None and self.x.shape != x.shape:  # another model: nothing proven holds
+            self.x, self.changes, self.proven_at = None, [], {}
         if self.x is not None:
             moved = np.flatnonzero(self.x != x)
             if len(moved):
@@ -424,11 +435,11 @@ class SearchMemo:
         """Record an improvement a search made."""
         self.changes.append(np.flatnonzero(x_old != x_new))
 
-    def proven(self, key: object) -> None:
+    def proven(self, key: tuple[object, ...]) -> None:
         """``key``'s model cannot improve the current plan."""
         self.proven_at[key] = len(self.changes)
 
-    def unchanged(self, key: object, near: Callable[[], npt.NDArray[np.bool_]]) -> bool:
+    def unchanged(self, key: tuple[object, ...], near: Callable[[], npt.NDArray[np.bool_]]) -> bool:
         """Whether ``key`` was found unimprovable and no site in ``near()`` (a mask of sites) changed since."""
         since = self.proven_at.get(key)
         if since is None:
@@ -448,8 +459,9 @@ class SearchMemo:
 def _sites_touching(
     overlap: sp.csr_matrix, sites: npt.NDArray[np.int64], also: npt.NDArray[np.bool_] | None = None
 ) -> npt.NDArray[np.bool_]:
-    """Mask of the sites that reach a row one of ``sites`` reaches (``overlap``: sites × sites), or are in ``also``."""
+    """Mask of ``sites``, the sites that reach a row one of them reaches (``overlap``: sites × sites), and ``also``."""
     mask: npt.NDArray[np.bool_] = np.asarray(overlap[sites].sum(axis=0)).ravel() > 0
+    mask[sites] = True  # a site that reaches no row is not in overlap, yet counts in its window's or region's count
     return mask | also if also is not None else mask
 
 
@@ -617,6 +629,7 @@ def region_search(
 
     best = _covered(U, wu, x)
     memo = SearchMemo() if memo is None or codes is not None else memo  # with minima a region counts the whole plan
+    memo.bind("region", U.shape, U.nnz, max_rows)
     memo.start(x)
 
     UT_U = (C.T @ U).tocsr()  # sites × sites: which reach a row in common
@@ -634,14 +647,16 @@ def region_search(
             order = list(np.argsort(-np.bincount(owner, weights=np.where(uncovered, wu, 0.0), minlength=len(parts))))
             while order and time.perf_counter() < deadline and (stop_at is None or best < stop_at):
                 jobs: list[tuple[int, npt.NDArray[np.int64], Any, npt.NDArray[np.bool_], Any]] = []
-                while order and len(jobs) < workers:
-                    r = order.pop(0)
+                # the same pairs as without a memo: a region skipped leaves its place in the pair empty, so the others
+                # are dived from the same plans
+                batch, order[:workers] = order[:workers], []
+                for r in batch:
                     widx = np.flatnonzero((site_owner == r) & free)
-                    if memo.unchanged((size, r), functools.partial(_sites_touching, UT_U, widx)):
+                    if memo.unchanged(("region", size, r), functools.partial(_sites_touching, UT_U, widx)):
                         continue
                     wm = _window_model(U, C, wu, x, widx, gcodes, gneed, integral) if x[widx].any() else None
                     if wm is None:
-                        memo.proven((size, r))
+                        memo.proven(("region", size, r))
                         continue
                     # in a copy of this thread's context: a run's stop (RunStop) reaches the dive's solves
                     job = pool.submit(contextvars.copy_context().run, lp_dive, wm[0], deadline=deadline)
@@ -656,7 +671,7 @@ def region_search(
                     value = _covered(U, wu, cand)
                     if value <= best + 1e-9 or not meets_minima(U, wu, cand, gcodes, gneed):
                         if x is x_built:  # the model dived is still the plan's: it stays unimproved
-                            memo.proven((size, r))
+                            memo.proven(("region", size, r))
                         continue
                     memo.changed(x, cand)
                     x, best = cand, value
@@ -706,7 +721,8 @@ def window_search(
     # a window proven unimprovable stays so until a site in it or next to it changes: its model (its sites, and the
     # rows they reach that no outside site covers) is the same, so it is skipped (on Tongzhou's 101 stations the
     # second pass re-solved 100 unchanged windows for nothing, 2.4 s)
-    memo = SearchMemo() if memo is None else memo
+    memo = SearchMemo() if memo is None or codes is not None else memo  # with minima a window counts the whole plan
+    memo.bind("window", U.shape, U.nnz, hops, max_sites)
     memo.start(x)
     while True:
         if not seeds:
@@ -730,7 +746,7 @@ def window_search(
                 idx = np.sort(np.random.default_rng(int(s)).choice(idx, room, replace=False))
             win[idx] = True
         widx = np.flatnonzero(win & free)
-        key = int(s)
+        key = ("window", int(s))
         # with group minima a window's model counts the whole plan
         if codes is None and memo.unchanged(key, functools.partial(_sites_touching, overlap, widx, win)):
             continue
