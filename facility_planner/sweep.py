@@ -213,10 +213,10 @@ def run_one(scenario: dict, family_cache: str | None = None) -> dict:
     from .scenario import scenario_from_dict
 
     settings.show_progress = False
-    settings.family_workers = 1  # the sweep runs one scenario per core already
     t0 = time.perf_counter()
     try:
-        plan = run_scenario(scenario_from_dict(scenario), family_cache=family_cache)
+        # one family at a time: the sweep runs one scenario per core already
+        plan = run_scenario(scenario_from_dict(scenario), workers=1, family_cache=family_cache)
         summary = plan.summary()
     except FacilityPlannerError as exc:
         return {"error": f"{type(exc).__name__}: {exc}", "seconds": time.perf_counter() - t0}
