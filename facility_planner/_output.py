@@ -465,6 +465,14 @@ class OutputDir:
         except OSError as exc:
             _remove_created(self._created)
             raise _os_problem(exc, self.out, "write the output folder") from None
+        except BaseException:
+            # Ctrl-C/SIGTERM as the folder was being made (it can land once mkdir has made it): __exit__ does not run
+            # for a failed __enter__, so nothing may stay behind from here (seen once in a clean-clone test run)
+            with deferred_signals():
+                if self.path != self.out:
+                    shutil.rmtree(self.path, ignore_errors=True)
+                _remove_created(self._created)
+            raise
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:

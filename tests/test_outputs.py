@@ -310,3 +310,19 @@ def test_the_cli_summary_table_lines_up_under_its_headings_with_long_family_name
     end = head.index("target") + len("target")  # numbers are right-aligned under their heading
     rows = [x for x in lines if x.startswith(("Intellectual", "Care centres"))]
     assert [r[end - 5 : end] for r in rows] == ["1,600", "  343"]
+
+
+def test_an_interrupt_as_the_staging_folder_is_made_leaves_nothing(tmp_path, monkeypatch):
+    """Ctrl-C can land in ``mkdir`` once it has made the folder: ``__enter__`` then fails, ``__exit__`` never runs,
+    and the temporary folder (and the parents made for --out) stayed behind. A clean-clone test run saw it once."""
+    real = Path.mkdir
+
+    def mkdir_then_interrupted(self, *a, **kw):
+        real(self, *a, **kw)
+        if ".fp-tmp-" in self.name:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(Path, "mkdir", mkdir_then_interrupted)
+    with pytest.raises(KeyboardInterrupt), OutputDir(tmp_path / "new" / "out", command="test"):
+        pytest.fail("the block must not run")
+    assert list(tmp_path.iterdir()) == []
