@@ -24,6 +24,7 @@ relaxes the minima too (multipliers :math:`\nu_g \ge 0`, e.g. an LP's duals):
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import functools
 import math
 import time
@@ -400,9 +401,9 @@ def reduced_cost_closed(
 class SearchMemo:
     """What the region and window searches proved about one model's plans, kept from one search to the next.
 
-    A window or region whose exact re-solve did not improve the plan stays unimprovable until a site that its model
-    depends on opens or closes: its model (its sites, the rows they reach, and which of those rows the rest of the
-    plan covers) is then the same. Pass one memo to every :func:`region_search` and :func:`window_search` of a model;
+    A window or region whose re-solve (exact, a dive, or stopped at its time limit) did not improve the plan is not
+    re-solved until a site that its model depends on opens or closes: its model (its sites, the rows they reach, and
+    which of those rows the rest of the plan covers) is the same until then. Pass one memo to every :func:`region_search` and :func:`window_search` of a model;
     the plan each search starts from is compared with the one the last ended with, so changes made in between (by
     swaps) count too. Not used with group minima, where a window's model counts the whole plan.
     """
@@ -454,6 +455,13 @@ class SearchMemo:
     def end(self, x: npt.NDArray[np.bool_]) -> None:
         """Record the plan a search ended with."""
         self.x = x.copy()
+
+
+def _no_better(bound: float, current: float, integral: bool) -> bool:
+    """Whether a proven upper ``bound`` leaves no plan better than ``current`` (with whole-number weights, by 1)."""
+    if integral:
+        return math.floor(bound + 1e-6) <= current + 1e-9
+    return bound <= current + 1e-9 * max(1.0, abs(current))
 
 
 def _sites_touching(
@@ -760,8 +768,20 @@ def window_search(
         left = deadline - time.perf_counter()
         if left <= 0.01:
             break
-        raw = solve_milp(milp, time_limit_s=min(window_time_s, left), mip_rel_gap=0.0, warm_start=ws)
         tried += 1
+        # the LP relaxation first: where its optimum, rounded down for whole-number weights, is the plan's own cover,
+        # the window is proven unimprovable without branch-and-bound (measured on Miyun's 5 km/h stations: 113 of 147
+        # windows, the same results in 15.5 s instead of 17.7 s)
+        relax = solve_milp(
+            dataclasses.replace(milp, integer=np.zeros_like(milp.integer)), time_limit_s=min(window_time_s, left)
+        )
+        if relax.status == "optimal" and relax.objective is not None and _no_better(relax.objective, cur, integral):
+            memo.proven(key)
+            continue
+        left = deadline - time.perf_counter()
+        if left <= 0.01:
+            break
+        raw = solve_milp(milp, time_limit_s=min(window_time_s, left), mip_rel_gap=0.0, warm_start=ws)
         if raw.x is None:
             continue
         y = raw.x[:nc] > 0.5
@@ -777,7 +797,11 @@ def window_search(
             last_pass_improved = True
             if stop_at is not None and _covered(U, wu, x) >= stop_at:
                 break
-        elif raw.status == "optimal":
+        else:
+            # proven optimal, or stopped at its time limit with nothing better: a re-solve of the same model with the
+            # same limit ends the same way (measured: of Miyun's 5 km/h station windows, 8 hit their 1 s limit, 5 of
+            # them the same window tried again, and none improved the plan), so it waits for its part of the plan to
+            # change too
             memo.proven(key)
     memo.end(x)
     return x, improved, tried
