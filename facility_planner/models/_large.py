@@ -36,7 +36,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from ._milp import MILP, Block, solve_milp, stack_rows
+from ._milp import MILP, Block, Dive, solve_milp, stack_rows
 from .base import weighted_bincount
 
 
@@ -395,6 +395,109 @@ def reduced_cost_closed(
     out[free_idx[below]] = True
     out &= ~x
     return out
+
+
+@dataclass
+class PricedDive:
+    """:func:`priced_lp_dive`'s result: the dive, and the sites its LP was solved over."""
+
+    dive: Dive
+    #: sites whose columns the LPs kept (every allowed site when the whole model was solved)
+    sites: int
+    #: LP solves over a set of sites that pricing then grew
+    rounds: int
+    #: whether the LP's optimum is proven to be the whole model's (always, unless time ran out while pricing)
+    whole: bool
+
+
+def priced_lp_dive(
+    milp: MILP,
+    U: sp.csr_matrix,
+    wu: npt.NDArray[np.float64],
+    p: int,
+    required: npt.NDArray[np.bool_],
+    allowed: npt.NDArray[np.bool_],
+    *,
+    deadline: float,
+    max_steps: int | None = None,
+    lower: float = 0.0,
+    target_gap: float = 0.0,
+    min_sites: int = 1000,
+    per_site: int = 20,
+    max_rounds: int = 20,
+) -> PricedDive:
+    r""":func:`~facility_planner.models._milp.lp_dive` on a maximal covering's MILP, its LP solved over a few sites
+    and priced to the whole model's optimum.
+
+    ``milp`` has the columns of :func:`~facility_planner.models.coverage.max_cover` (the sites, then one :math:`z_i`
+    per row of ``U``), its links first, then the count row; no other rows. Most sites are not open in the LP's
+    optimum, so the LP is first solved with only the ``max(min_sites, per_site × p)`` sites of largest
+    :math:`c_j = \sum_{i \in N_j} \lambda_i` open to it, :math:`\lambda` from 200 subgradient steps
+    (:func:`lagrangian_bound`). Its row duals are multipliers of the whole model's Lagrangian
+    (:func:`lagrangian_value`, over every allowed site): where that equals the restricted LP's optimum, no site left
+    out prices in and the restricted optimum is the whole LP's (strong duality); otherwise the sites whose
+    :math:`c_j` beat the restricted model's p-th are added and the LP solved again. The dive then runs on the
+    restricted model; its plan is a plan of the whole model, and the duals bound the whole model as before. When
+    that plan is short of ``target_gap`` below the LP bound, a second, finer dive is tried and the better plan kept.
+
+    Column generation in the sense of Gilmore & Gomory (1961); measured on Miyun's stations and mutual-aid points
+    (10,000 rows × 10,000 sites, 57,000-99,000 entries): the LP in 0.14-0.58 s (1-3 rounds, about 1,000 sites)
+    instead of 1.4-3.5 s by interior point over every site, at the same optimum. The whole model is solved as before
+    when the few sites would be most of them.
+    """
+    from ._milp import lp_dive
+
+    m = U.shape[1]
+    free = allowed & ~required
+    k = max(min_sites, per_site * p)
+    if k >= 0.5 * int(free.sum()):
+        return PricedDive(lp_dive(milp, deadline=deadline, max_steps=max_steps), int(allowed.sum()), 1, True)
+    _, _, lam = lagrangian_bound(U, wu, p, required, allowed, lower, max_iter=200, deadline=deadline)
+    c = np.asarray(U.T @ lam).ravel()
+    cand = np.flatnonzero(free)
+    sites = required & allowed
+    sites[cand[np.argsort(-c[cand], kind="stable")[:k]]] = True
+    nu = U.shape[0]
+    rounds = 0
+    whole = False
+    while True:
+        restricted = dataclasses.replace(milp, upper=milp.upper.copy())
+        restricted.upper[:m][~sites] = 0.0
+        first = lp_dive(restricted, deadline=deadline, max_steps=1)
+        rounds += 1
+        if first.lp_objective is None or first.row_dual is None:
+            # the restricted LP was not solved in time: the whole model as before, with what time is left
+            return PricedDive(lp_dive(milp, deadline=deadline, max_steps=max_steps), int(allowed.sum()), rounds, True)
+        duals = np.abs(first.row_dual[:nu])
+        if lagrangian_value(U, wu, p, required, allowed, duals) <= first.lp_objective + 1e-7 * max(
+            1.0, abs(first.lp_objective)
+        ):
+            whole = True  # no site left out prices in: this is the whole LP's optimum
+            break
+        cj = np.asarray(U.T @ duals).ravel()
+        inside = np.sort(cj[sites & ~required])[::-1]
+        threshold = inside[min(p, len(inside)) - 1] if len(inside) else 0.0
+        enter = np.flatnonzero(free & ~sites & (cj > threshold + 1e-9))
+        if len(enter) == 0 or rounds >= max_rounds or time.perf_counter() > deadline:
+            # rounding keeps the two apart, or time or rounds are up: the duals still bound the whole model (any λ ≥ 0
+            # does), and the dive's plan is one of its plans
+            break
+        sites[enter[np.argsort(-cj[enter], kind="stable")[: max(k // 2, 1)]]] = True
+    dive = first if max_steps == 1 else lp_dive(restricted, deadline=deadline, max_steps=max_steps)
+    if dive.lp_objective is None:
+        dive = first
+    elif max_steps is None and dive.x is not None and first.lp_objective is not None:
+        # the LP is cheap now, so a plan short of the gap asked gets a second, finer dive (a fifth as many sites
+        # fixed per step), and the better plan is kept: which dive does better depends on the LP's vertex (measured
+        # on four Miyun models: either won twice)
+        goal = first.lp_objective / (1.0 + target_gap)
+        if _covered(U, wu, dive.x[:m] > 0.5) < goal and time.perf_counter() < deadline:
+            finer = lp_dive(restricted, deadline=deadline, max_steps=max_steps, fix_share=0.05)
+            if finer.x is not None and _covered(U, wu, finer.x[:m] > 0.5) > _covered(U, wu, dive.x[:m] > 0.5):
+                dive = dataclasses.replace(finer, steps=dive.steps + finer.steps, seconds=dive.seconds + finer.seconds)
+            else:
+                dive = dataclasses.replace(dive, steps=dive.steps + finer.steps, seconds=dive.seconds + finer.seconds)
+    return PricedDive(dive, int(sites.sum()), rounds, whole)
 
 
 @dataclass

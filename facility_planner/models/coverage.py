@@ -21,7 +21,9 @@ Equity: ``max_cover(..., groups=district, min_group_share=0.3)`` adds
 :math:`\sum_{i \in g} w_i z_i \ge s_g W_g` per group; :func:`facility_planner.models.equity.price_rule` solves the
 model without and with a rule and states the proven interval of what the rule costs.
 
-Solving. Every MIP starts from its LP relaxation (HiGHS's interior-point method) and a *dive* from it
+Solving. Every MIP starts from its LP relaxation (HiGHS's interior-point method; for a plain maximal covering over
+more than 2,000 useful sites, solved over the sites a Lagrangian ranks first and priced until no site left out would
+enter, :func:`~facility_planner.models._large.priced_lp_dive`) and a *dive* from it
 (:func:`~facility_planner.models._milp.lp_dive`: the largest fractional sites fixed open, the LP re-solved, until it is
 integral), improved by swaps and, if still short of the gap asked, by small windows re-solved exactly. The LP's duals
 give a proven bound (:func:`~facility_planner.models._large.lagrangian_value`, valid for any multipliers); when the plan
@@ -67,6 +69,7 @@ from ._large import (
     lagrangian_bound,
     lagrangian_value,
     meets_minima,
+    priced_lp_dive,
     reduced_cost_closed,
     region_search,
     repair_groups,
@@ -459,7 +462,27 @@ def max_cover(
             # with no gap allowed only branch-and-bound proves a fractional LP's optimum: the LP alone then (its plan
             # if it is integral), and the solver's time for the rest (measured: a full dive first made a 10,000 ×
             # 3,000 maximal covering 40% slower)
-            dive = lp_dive(milp, deadline=t0 + DIVE_SHARE * time_limit_s, max_steps=1 if mip_rel_gap == 0 else None)
+            dive_until = t0 + DIVE_SHARE * time_limit_s
+            steps_cap = 1 if mip_rel_gap == 0 else None
+            if not prep.rows and mins is None:
+                # the LP over a few sites, priced to the whole model's optimum (measured on Miyun's stations: 0.14 s
+                # instead of 1.8 s by interior point over all 9,780 sites, the same optimum)
+                priced = priced_lp_dive(
+                    milp, U, wu, p, prep.required, upper > 0, deadline=dive_until, max_steps=steps_cap,
+                    lower=_covered(U, wu, x0) if x0 is not None else 0.0, target_gap=mip_rel_gap,
+                )  # fmt: skip
+                dive = priced.dive
+                if priced.sites < int((upper > 0).sum()):
+                    notes.append(
+                        f"LP relaxation over {priced.sites:,} of {int((upper > 0).sum()):,} candidate sites, "
+                        + (
+                            f"priced to the whole model's optimum in {priced.rounds} round(s)"
+                            if priced.whole
+                            else "not priced to the whole model's optimum in time (its duals still bound it)"
+                        )
+                    )
+            else:
+                dive = lp_dive(milp, deadline=dive_until, max_steps=steps_cap)
             dive_steps = dive.steps
             if dive.x is not None:
                 xd = dive.x[:m] > 0.5

@@ -1,0 +1,104 @@
+"""The maximal covering LP solved over a few sites and priced to the whole model's optimum (``priced_lp_dive``).
+
+Every instance here is SYNTHETIC (random points in a square, random weights, a town-like grid), made for tests only.
+"""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from scipy.spatial import cKDTree
+
+from facility_planner.models import max_cover
+from facility_planner.models._large import _covered, lagrangian_value, priced_lp_dive
+from facility_planner.models._milp import MILP, lp_dive, stack_rows
+
+
+def _town(seed: int, n: int = 2500, m: int = 3000, radius: float = 450.0):
+    """SYNTHETIC: n demand points in clusters and m sites uniform in a 6 km square; coverage within ``radius``."""
+    rng = np.random.default_rng(seed)
+    centres = rng.uniform(0, 6000, (12, 2))
+    dem = centres[rng.integers(0, 12, n)] + rng.normal(0, 600, (n, 2))
+    sites = rng.uniform(0, 6000, (m, 2))
+    lists = cKDTree(sites).query_ball_point(dem, radius)
+    r = np.repeat(np.arange(n), [len(x) for x in lists])
+    c = np.concatenate([np.asarray(x, dtype=int) for x in lists])
+    U = sp.csr_matrix((np.ones(len(r)), (r, c)), shape=(n, m))
+    keep = np.asarray(U.sum(axis=1)).ravel() > 0
+    return U[keep].tocsr(), rng.integers(1, 40, int(keep.sum())).astype(float)
+
+
+def _milp(U, wu, p, required=None):
+    """The MILP max_cover builds: site columns, then one z per row; the links, then the count row."""
+    nu, m = U.shape
+    required = np.zeros(m, bool) if required is None else required
+    A, rl, ru = stack_rows(
+        [
+            (sp.hstack([-U, sp.identity(nu, format="csr")], format="csr"), -np.inf, 0.0),
+            (sp.csr_matrix(np.r_[(~required).astype(float), np.zeros(nu)][None, :]), p, p),
+        ],
+        m + nu,
+    )
+    return MILP(
+        c=np.r_[np.zeros(m), wu],
+        A=A,
+        row_lower=rl,
+        row_upper=ru,
+        lower=np.r_[required.astype(float), np.zeros(nu)],
+        upper=np.ones(m + nu),
+        integer=np.r_[np.ones(m, bool), np.zeros(nu, bool)],
+        maximize=True,
+        integral_objective=True,
+    )
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_priced_lp_is_the_whole_lp_and_its_duals_bound_the_whole_model(seed):
+    U, wu = _town(seed)
+    m = U.shape[1]
+    required = np.zeros(m, bool)
+    required[[5, 17]] = True  # existing sites stay open in both
+    allowed = np.ones(m, bool)
+    p = 12
+    milp = _milp(U, wu, p, required)
+    full = lp_dive(milp, deadline=1e18, max_steps=1)
+    # a start that leaves out most of the LP's sites, so pricing must bring them in
+    priced = priced_lp_dive(milp, U, wu, p, required, allowed, deadline=1e18, min_sites=60, per_site=1)
+    assert priced.whole and priced.rounds >= 2 and priced.sites < m
+    assert priced.dive.lp_objective == pytest.approx(full.lp_objective, rel=1e-7)
+    # its duals, over every site, give back the whole LP's bound
+    bound = lagrangian_value(U, wu, p, required, allowed, np.abs(priced.dive.row_dual[: U.shape[0]]))
+    assert bound == pytest.approx(full.lp_objective, rel=1e-6)
+    # the dive's plan is a plan of the whole model: p new sites, the existing ones open
+    x = priced.dive.x[:m] > 0.5
+    assert x[required].all() and int(x[~required].sum()) == p
+    assert _covered(U, wu, x) <= bound + 1e-6
+
+
+def test_pricing_stopped_early_says_so_and_still_bounds_the_model():
+    U, wu = _town(3)
+    m = U.shape[1]
+    required, allowed = np.zeros(m, bool), np.ones(m, bool)
+    milp = _milp(U, wu, 12)
+    full = lp_dive(milp, deadline=1e18, max_steps=1)
+    # a deadline already past: the first restricted LP is not solved, so the whole model is solved instead
+    late = priced_lp_dive(milp, U, wu, 12, required, allowed, deadline=0.0, min_sites=60, per_site=1)
+    assert late.dive.lp_objective is None and late.dive.x is None
+    # one pricing round allowed: a too-small start ends short of the whole LP, and says so
+    one = priced_lp_dive(milp, U, wu, 12, required, allowed, deadline=1e18, min_sites=13, per_site=1, max_rounds=1)
+    assert not one.whole and one.rounds == 1
+    assert one.dive.lp_objective <= full.lp_objective + 1e-6
+    bound = lagrangian_value(U, wu, 12, required, allowed, np.abs(one.dive.row_dual[: U.shape[0]]))
+    assert bound >= full.lp_objective - 1e-6  # any multipliers bound the whole model
+
+
+@pytest.mark.parametrize("seed", [4, 7])
+def test_max_cover_with_the_priced_lp_reaches_the_plain_mip_optimum(seed):
+    U, wu = _town(seed, n=3000, m=5000)
+    exact = max_cover(U, wu, 10, mip_rel_gap=0.0, time_limit_s=120)
+    assert exact.optimal
+    # with a gap allowed the priced LP and its dive run (more than 2,000 useful sites for 1,000 in the LP)
+    sol = max_cover(U, wu, 10, mip_rel_gap=0.005, time_limit_s=120)
+    assert any("priced to the whole model's optimum" in n for n in sol.notes)
+    assert sol.best_bound >= exact.objective - 1e-6
+    assert exact.objective * (1 - 0.005) - 1e-6 <= sol.objective <= exact.objective + 1e-6
+    assert sol.gap <= 0.005 + 1e-9
