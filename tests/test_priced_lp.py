@@ -102,3 +102,28 @@ def test_max_cover_with_the_priced_lp_reaches_the_plain_mip_optimum(seed):
     assert sol.best_bound >= exact.objective - 1e-6
     assert exact.objective * (1 - 0.005) - 1e-6 <= sol.objective <= exact.objective + 1e-6
     assert sol.gap <= 0.005 + 1e-9
+
+
+def test_time_running_out_while_pricing_keeps_the_last_lp_solved(monkeypatch):
+    from facility_planner.models import _milp as milp_module
+
+    U, wu = _town(2)
+    m = U.shape[1]
+    required, allowed = np.zeros(m, bool), np.ones(m, bool)
+    milp = _milp(U, wu, 12)
+    full = lp_dive(milp, deadline=1e18, max_steps=1)
+    real = milp_module.lp_dive
+    calls = []
+
+    def second_runs_out(model, **kw):
+        calls.append(1)
+        if len(calls) == 2:  # the second restricted LP: time is up before it is solved
+            return milp_module.Dive(None, None, None, None, 0, 0.0)
+        return real(model, **kw)
+
+    monkeypatch.setattr(milp_module, "lp_dive", second_runs_out)
+    got = priced_lp_dive(milp, U, wu, 12, required, allowed, deadline=1e18, min_sites=60, per_site=1)
+    assert not got.whole and got.rounds == 2 and got.sites == 60
+    assert got.dive.lp_objective is not None and got.dive.lp_objective < full.lp_objective - 1e-6
+    bound = lagrangian_value(U, wu, 12, required, allowed, np.abs(got.dive.row_dual[: U.shape[0]]))
+    assert bound >= full.lp_objective - 1e-6

@@ -460,14 +460,22 @@ def priced_lp_dive(
     nu = U.shape[0]
     rounds = 0
     whole = False
+    last: tuple[MILP, Dive, int] | None = None  # the last restricted LP solved, and its number of sites
     while True:
         restricted = dataclasses.replace(milp, upper=milp.upper.copy())
         restricted.upper[:m][~sites] = 0.0
         first = lp_dive(restricted, deadline=deadline, max_steps=1)
         rounds += 1
         if first.lp_objective is None or first.row_dual is None:
-            # the restricted LP was not solved in time: the whole model as before, with what time is left
-            return PricedDive(lp_dive(milp, deadline=deadline, max_steps=max_steps), int(allowed.sum()), rounds, True)
+            if last is None:
+                # not even the first restricted LP was solved in time: the whole model, with what time is left
+                return PricedDive(
+                    lp_dive(milp, deadline=deadline, max_steps=max_steps), int(allowed.sum()), rounds, True
+                )
+            # time ran out while pricing: the last LP solved stands (its duals bound the whole model)
+            restricted, first, _ = last
+            break
+        last = (restricted, first, int(sites.sum()))
         duals = np.abs(first.row_dual[:nu])
         if lagrangian_value(U, wu, p, required, allowed, duals) <= first.lp_objective + 1e-7 * max(
             1.0, abs(first.lp_objective)
@@ -497,7 +505,7 @@ def priced_lp_dive(
                 dive = dataclasses.replace(finer, steps=dive.steps + finer.steps, seconds=dive.seconds + finer.seconds)
             else:
                 dive = dataclasses.replace(dive, steps=dive.steps + finer.steps, seconds=dive.seconds + finer.seconds)
-    return PricedDive(dive, int(sites.sum()), rounds, whole)
+    return PricedDive(dive, last[2] if last is not None else int(sites.sum()), rounds, whole)
 
 
 @dataclass
