@@ -406,7 +406,8 @@ class PricedDive:
     sites: int
     #: LP solves over a set of sites that pricing then grew
     rounds: int
-    #: whether the LP's optimum is proven to be the whole model's (always, unless time ran out while pricing)
+    #: whether the LP's optimum is proven to be the whole model's (unless time or rounds ran out while pricing, or no
+    #: LP was solved in time)
     whole: bool
 
 
@@ -425,6 +426,7 @@ def priced_lp_dive(
     min_sites: int = 1000,
     per_site: int = 20,
     max_rounds: int = 20,
+    max_rows_share: float = 0.4,
 ) -> PricedDive:
     r""":func:`~facility_planner.models._milp.lp_dive` on a maximal covering's MILP, its LP solved over a few sites
     and priced to the whole model's optimum.
@@ -443,7 +445,7 @@ def priced_lp_dive(
     Column generation in the sense of Gilmore & Gomory (1961); measured on Miyun's stations and mutual-aid points
     (10,000 rows × 10,000 sites, 57,000-99,000 entries): the LP in 0.14-0.58 s (1-3 rounds, about 1,000 sites)
     instead of 1.4-3.5 s by interior point over every site, at the same optimum. The whole model is solved as before
-    when the few sites would be most of them.
+    when the few sites would be most of them, or when they reach more than ``max_rows_share`` of the rows.
     """
     from ._milp import lp_dive
 
@@ -458,6 +460,12 @@ def priced_lp_dive(
     sites = required & allowed
     sites[cand[np.argsort(-c[cand], kind="stable")[:k]]] = True
     nu = U.shape[0]
+    reached = np.asarray(U[:, np.flatnonzero(sites)].sum(axis=1)).ravel() > 0
+    if reached.mean() > max_rows_share:
+        # the sites ranked first reach most of the demand: the restricted LP is nearly the whole one, and pricing
+        # takes round after round (measured on SYNTHETIC towns where they reached 60-99% of the rows: 1-18 rounds,
+        # 1.5-10x the whole LP's time; on Beijing's models where it pays they reach 13-33%)
+        return PricedDive(lp_dive(milp, deadline=deadline, max_steps=max_steps), int(allowed.sum()), 1, True)
     rounds = 0
     whole = False
     last: tuple[MILP, Dive, int] | None = None  # the last restricted LP solved, and its number of sites
@@ -469,9 +477,8 @@ def priced_lp_dive(
         if first.lp_objective is None or first.row_dual is None:
             if last is None:
                 # not even the first restricted LP was solved in time: the whole model, with what time is left
-                return PricedDive(
-                    lp_dive(milp, deadline=deadline, max_steps=max_steps), int(allowed.sum()), rounds, True
-                )
+                rest = lp_dive(milp, deadline=deadline, max_steps=max_steps)
+                return PricedDive(rest, int(allowed.sum()), rounds, rest.lp_objective is not None)
             # time ran out while pricing: the last LP solved stands (its duals bound the whole model)
             restricted, first, _ = last
             break
@@ -892,7 +899,8 @@ def window_search(
         left = deadline - time.perf_counter()
         if left <= 0.01:
             break
-        raw = solve_milp(milp, time_limit_s=min(window_time_s, left), mip_rel_gap=0.0, warm_start=ws)
+        limit = min(window_time_s, left)
+        raw = solve_milp(milp, time_limit_s=limit, mip_rel_gap=0.0, warm_start=ws)
         if raw.x is None:
             continue
         y = raw.x[:nc] > 0.5
@@ -908,11 +916,11 @@ def window_search(
             last_pass_improved = True
             if stop_at is not None and _covered(U, wu, x) >= stop_at:
                 break
-        else:
-            # proven optimal, or stopped at its time limit with nothing better: a re-solve of the same model with the
-            # same limit ends the same way (measured: of Miyun's 5 km/h station windows, 8 hit their 1 s limit, 5 of
-            # them the same window tried again, and none improved the plan), so it waits for its part of the plan to
-            # change too
+        elif raw.status == "optimal" or limit >= window_time_s:
+            # proven optimal, or given its whole time limit and stopped there with nothing better: a re-solve of the
+            # same model with the same limit ends the same way (measured: of Miyun's 5 km/h station windows, 8 hit
+            # their 1 s limit, 5 of them the same window tried again, and none improved the plan), so it waits for its
+            # part of the plan to change too. A window cut short by the search's deadline is tried again next time.
             memo.proven(key)
     memo.end(x)
     return x, improved, tried

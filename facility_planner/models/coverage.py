@@ -478,7 +478,8 @@ def max_cover(
                         + (
                             f"priced to the whole model's optimum in {priced.rounds} round(s)"
                             if priced.whole
-                            else "not priced to the whole model's optimum in time (its duals still bound it)"
+                            else f"not priced to the whole model's optimum in {priced.rounds} round(s) (time or rounds "
+                            "ran out; its duals still bound the whole model)"
                         )
                     )
             else:
