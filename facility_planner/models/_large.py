@@ -449,11 +449,14 @@ def priced_lp_dive(
     """
     from ._milp import lp_dive
 
+    def whole_model() -> PricedDive:
+        return PricedDive(lp_dive(milp, deadline=deadline, max_steps=max_steps), int(allowed.sum()), 1, True)
+
     m = U.shape[1]
     free = allowed & ~required
     k = max(min_sites, per_site * p)
     if k >= 0.5 * int(free.sum()):
-        return PricedDive(lp_dive(milp, deadline=deadline, max_steps=max_steps), int(allowed.sum()), 1, True)
+        return whole_model()
     _, _, lam = lagrangian_bound(U, wu, p, required, allowed, lower, max_iter=200, deadline=deadline)
     c = np.asarray(U.T @ lam).ravel()
     cand = np.flatnonzero(free)
@@ -465,7 +468,7 @@ def priced_lp_dive(
         # the sites ranked first reach most of the demand: the restricted LP is nearly the whole one, and pricing
         # takes round after round (measured on SYNTHETIC towns where they reached 60-99% of the rows: 1-18 rounds,
         # 1.5-10x the whole LP's time; on Beijing's models where it pays they reach 13-33%)
-        return PricedDive(lp_dive(milp, deadline=deadline, max_steps=max_steps), int(allowed.sum()), 1, True)
+        return whole_model()
     rounds = 0
     whole = False
     last: tuple[MILP, Dive, int] | None = None  # the last restricted LP solved, and its number of sites
@@ -505,13 +508,13 @@ def priced_lp_dive(
         # the LP is cheap now, so a plan short of the gap asked gets a second, finer dive (a fifth as many sites
         # fixed per step), and the better plan is kept: which dive does better depends on the LP's vertex (measured
         # on four Miyun models: either won twice)
-        goal = first.lp_objective / (1.0 + target_gap)
-        if _covered(U, wu, dive.x[:m] > 0.5) < goal and time.perf_counter() < deadline:
+        covers = _covered(U, wu, dive.x[:m] > 0.5)
+        if covers < first.lp_objective / (1.0 + target_gap) and time.perf_counter() < deadline:
             finer = lp_dive(restricted, deadline=deadline, max_steps=max_steps, fix_share=0.05)
-            if finer.x is not None and _covered(U, wu, finer.x[:m] > 0.5) > _covered(U, wu, dive.x[:m] > 0.5):
-                dive = dataclasses.replace(finer, steps=dive.steps + finer.steps, seconds=dive.seconds + finer.seconds)
-            else:
-                dive = dataclasses.replace(dive, steps=dive.steps + finer.steps, seconds=dive.seconds + finer.seconds)
+            better = finer.x is not None and _covered(U, wu, finer.x[:m] > 0.5) > covers
+            dive = dataclasses.replace(
+                finer if better else dive, steps=dive.steps + finer.steps, seconds=dive.seconds + finer.seconds
+            )
     return PricedDive(dive, last[2] if last is not None else int(sites.sum()), rounds, whole)
 
 
@@ -519,11 +522,12 @@ def priced_lp_dive(
 class SearchMemo:
     """What the region and window searches proved about one model's plans, kept from one search to the next.
 
-    A window or region whose re-solve (exact, a dive, or stopped at its time limit) did not improve the plan is not
-    re-solved until a site that its model depends on opens or closes: its model (its sites, the rows they reach, and
-    which of those rows the rest of the plan covers) is the same until then. Pass one memo to every :func:`region_search` and :func:`window_search` of a model;
-    the plan each search starts from is compared with the one the last ended with, so changes made in between (by
-    swaps) count too. Not used with group minima, where a window's model counts the whole plan.
+    A window or region whose re-solve (exact, a dive, or stopped at its whole time limit) did not improve the plan is
+    not re-solved until a site that its model depends on opens or closes: its model (its sites, the rows they reach,
+    and which of those rows the rest of the plan covers) is the same until then. Pass one memo to every
+    :func:`region_search` and :func:`window_search` of a model; the plan each search starts from is compared with the
+    one the last ended with, so changes made in between (by swaps) count too. Not used with group minima, where a
+    window's model counts the whole plan.
     """
 
     x: npt.NDArray[np.bool_] | None = None

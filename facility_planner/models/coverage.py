@@ -472,9 +472,10 @@ def max_cover(
                     lower=_covered(U, wu, x0) if x0 is not None else 0.0, target_gap=mip_rel_gap,
                 )  # fmt: skip
                 dive = priced.dive
-                if priced.sites < int((upper > 0).sum()):
+                n_allowed = int((upper > 0).sum())
+                if priced.sites < n_allowed:
                     notes.append(
-                        f"LP relaxation over {priced.sites:,} of {int((upper > 0).sum()):,} candidate sites, "
+                        f"LP relaxation over {priced.sites:,} of {n_allowed:,} candidate sites, "
                         + (
                             f"priced to the whole model's optimum in {priced.rounds} round(s)"
                             if priced.whole
