@@ -225,6 +225,13 @@ NOTE_TEMPLATES: list[tuple[str, str]] = [
         "(`solver.stop_when_stalled: false` 可运行至时限)",
     ),
     (
+        r"the proven gap (?P<g>[\d.]+%) is above the (?P<a>[\d.]+%) asked: the model ended after (?P<t>\d+) s of "
+        r"its (?P<l>\d+) s because its search had nothing left to try and its bound had stopped moving; a longer "
+        r"`solver.time_limit_s` is unlikely to close it",
+        "已证明的差距 {g} 高于要求的 {a}:模型在时间上限 {l} 秒中的第 {t} 秒结束,因为搜索已无可尝试的改进、界也已不再变化;"
+        "延长 `solver.time_limit_s` 不太可能缩小差距",
+    ),
+    (
         r"the proven gap (?P<g>[\d.]+%) is above the (?P<a>[\d.]+%) asked: the solver stopped at its time limit; a "
         r"longer `solver.time_limit_s` may close it",
         "已证明的差距 {g} 高于要求的 {a}:求解器到达时间上限停止;延长 `solver.time_limit_s` 可能缩小差距",

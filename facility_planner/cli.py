@@ -162,7 +162,7 @@ def _print_summary(summary: dict) -> None:
             "(the solver stopped early: neither its plan nor its bound was on its way to the gap asked, so a longer "
             "solver.time_limit_s is unlikely to close it)"
             if f.get("solver_stop") == "stalled"
-            else "(the solver hit its time limit); raise solver.time_limit_s to close it"
+            else "(the solver hit its time limit); a longer solver.time_limit_s may close it"
         )
         typer.echo(
             f"warning: {f['name_en']}: the proven gap {f['gap']:.2%} is above the {f['gap_requested']:.2%} asked {why}",

@@ -805,20 +805,9 @@ def _result(ctx: PlanContext, prob: FamilyProblem, travel: FamilyTravel, out: Ou
     gapped = [s for s in out.solutions if s.gap is not None]
     worst = max(gapped, key=lambda s: s.gap or 0.0) if gapped else None
     st = worst.stalled if worst is not None and worst.status == "stalled" else None
-    if kpi.gap_exceeded and st:
-        kpi.figures["solver_stop"] = "stalled"
-        kpi.notes.append(
-            f"the proven gap {kpi.gap:.2%} is above the {kpi.gap_requested:.2%} asked: the model stopped after "
-            f"{st['after_s']:.0f} s of its {st['limit_s']:.0f} s because in its last {st['window_s']:.0f} s the plan did "
-            "not improve and the bound moved too little to reach the gap asked in time; a longer "
-            "`solver.time_limit_s` is unlikely to close it (`solver.stop_when_stalled: false` runs to the limit)"
-        )
-    elif kpi.gap_exceeded:
-        kpi.figures["solver_stop"] = "time_limit"
-        kpi.notes.append(
-            f"the proven gap {kpi.gap:.2%} is above the {kpi.gap_requested:.2%} asked: the solver stopped at its "
-            "time limit; a longer `solver.time_limit_s` may close it"
-        )
+    if kpi.gap_exceeded and kpi.gap is not None and kpi.gap_requested is not None:
+        kpi.figures["solver_stop"], why = gap_note(kpi.gap, kpi.gap_requested, st)
+        kpi.notes.append(why)
     h = spec.exclude.away_from_housing
     if h is not None and len(sites):
         from .travel import people_within
@@ -860,6 +849,30 @@ def _result(ctx: PlanContext, prob: FamilyProblem, travel: FamilyTravel, out: Ou
                 "detour_factor": tr.detour_factor},
         reach=reach,
     )  # fmt: skip
+
+
+def gap_note(gap: float, requested: float, stalled: dict[str, Any] | None) -> tuple[str, str]:
+    """Why a family's proven gap is above the one asked: (``"stalled"`` or ``"time_limit"``, the note in words).
+
+    ``stalled``: the figures of :attr:`~facility_planner.models.base.Solution.stalled` of the solve that left the
+    widest gap, or None when it ran to its limit. A stall says a longer limit is unlikely to help; only a solve that
+    used its whole limit may close the gap with more.
+    """
+    head = f"the proven gap {gap:.2%} is above the {requested:.2%} asked: "
+    if stalled and stalled.get("reason") == "converged":
+        return "stalled", (
+            head + f"the model ended after {stalled['after_s']:.0f} s of its {stalled['limit_s']:.0f} s because its "
+            "search had nothing left to try and its bound had stopped moving; a longer `solver.time_limit_s` is "
+            "unlikely to close it"
+        )
+    if stalled:
+        return "stalled", (
+            head + f"the model stopped after {stalled['after_s']:.0f} s of its {stalled['limit_s']:.0f} s because in "
+            f"its last {stalled['window_s']:.0f} s the plan did not improve and the bound moved too little to reach "
+            "the gap asked in time; a longer `solver.time_limit_s` is unlikely to close it "
+            "(`solver.stop_when_stalled: false` runs to the limit)"
+        )
+    return "time_limit", head + "the solver stopped at its time limit; a longer `solver.time_limit_s` may close it"
 
 
 def _district_rows(prob: FamilyProblem, d: pd.DataFrame, sites: pd.DataFrame, ctx: PlanContext) -> pd.DataFrame:

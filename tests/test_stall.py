@@ -99,3 +99,23 @@ def test_a_stalled_maximal_covering_stops_before_its_limit_and_says_why():
     # by default (as asked of a published instance) the same model runs to its limit
     full = max_cover(A, w, 60, time_limit_s=6.0, mip_rel_gap=0.001)
     assert full.status != "stalled" and full.stalled is None
+
+
+def test_the_note_for_a_gap_left_says_whether_more_time_can_help():
+    from facility_planner._i18n import note
+    from facility_planner.families import gap_note
+
+    # the large-model path ended before its limit: nothing left to try, so more time is not offered as the fix
+    stop, text = gap_note(0.0096, 0.005, {"after_s": 105.4, "limit_s": 300.0, "reason": "converged"})
+    assert stop == "stalled" and "0.96%" in text and "105 s of its 300 s" in text and "unlikely" in text
+    zh, ok = note(text)
+    assert ok and "0.96%" in zh and "300" in zh and "105" in zh and "不太可能" in zh
+    # branch-and-bound stopped for a stall
+    stop, text = gap_note(0.0087, 0.005, {"after_s": 12.0, "limit_s": 30.0, "window_s": 6.0})
+    assert stop == "stalled" and "in its last 6 s" in text and "stop_when_stalled: false" in text
+    assert note(text)[1]
+    # ran to its limit: only then may a longer one close the gap
+    stop, text = gap_note(0.0246, 0.005, None)
+    assert stop == "time_limit" and text.endswith("a longer `solver.time_limit_s` may close it")
+    zh, ok = note(text)
+    assert ok and "2.46%" in zh and "可能缩小差距" in zh

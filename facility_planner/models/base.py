@@ -54,7 +54,9 @@ class Solution:
     stalled
         When ``status`` is ``"stalled"``: the solver seconds at the stop (``after_s``), of ``limit_s``; the window it
         was judged on (``window_s``), how far the bound moved in it (``bound_moved``) and how far it still had to move
-        to reach the gap asked (``needed``). See :class:`facility_planner.models._milp.StallWatch`.
+        to reach the gap asked (``needed``). See :class:`facility_planner.models._milp.StallWatch`. A large model
+        whose search and bound ended on their own before the limit has ``reason = "converged"`` and only
+        ``after_s`` and ``limit_s`` (:func:`search_status`).
 
     Attributes
     ----------
@@ -80,7 +82,7 @@ class Solution:
     notes: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
     requested_gap: float | None = None
-    stalled: dict[str, float] | None = None
+    stalled: dict[str, Any] | None = None
 
     @property
     def gap_exceeded(self) -> bool:
@@ -358,7 +360,27 @@ def check_status(raw: RawResult, model: str, explain: Iterable[str] = ()) -> Non
     raise SolverError(f"{model}: solver {raw.solver} ended with status {raw.message!r}.")
 
 
-def stall_figures(raw: RawResult) -> dict[str, float] | None:
+def search_status(
+    gap: float, mip_rel_gap: float, started: float, limit_s: float, *, searched_out: bool
+) -> tuple[str, dict[str, Any]]:
+    """Status of a plan from a search and a bound that end on their own, with no solver's clock.
+
+    Used by the large-model paths of :func:`~facility_planner.models.coverage.max_cover` and
+    :func:`~facility_planner.models.capacity.capacitated_max_cover`. ``"optimal"`` within ``mip_rel_gap``. ``"stalled"`` when the model ended before its time limit (more than 2% of
+    it left) and its last search ended before its own deadline (``searched_out``): the search had nothing left to
+    try and the bound had stopped moving, so the rest of the time was not used and a longer limit is unlikely to
+    narrow the gap (figures ``after_s``, ``limit_s``, ``reason = "converged"``). Else ``"time_limit"``. Returns
+    (status, the ``extra`` entries of a :class:`RawResult`).
+    """
+    if gap <= mip_rel_gap:
+        return "optimal", {}
+    after = time.perf_counter() - started
+    if searched_out and after < 0.98 * limit_s:
+        return "stalled", {"stalled": {"after_s": round(after, 2), "limit_s": limit_s, "reason": "converged"}}
+    return "time_limit", {}
+
+
+def stall_figures(raw: RawResult) -> dict[str, Any] | None:
     """The figures of an early stop for a stall (:attr:`Solution.stalled`), only when the result is still "stalled"."""
     return raw.extra.get("stalled") if raw.status == "stalled" else None
 

@@ -42,7 +42,16 @@ import scipy.sparse as sp
 from .._errors import ValidationError
 from ..matrices import LabelledMatrix
 from ._milp import MILP, Block, RawResult, _new_highs, pad_columns, relative_gap, solver_options, stack_rows
-from .base import Prepared, SideConstraints, Solution, check_p, run, solved_values, weighted_bincount
+from .base import (
+    Prepared,
+    SideConstraints,
+    Solution,
+    check_p,
+    run,
+    search_status,
+    solved_values,
+    weighted_bincount,
+)
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -348,6 +357,7 @@ def capacitated_max_cover(
     notes: list[str] = []
     if heuristic and x0 is not None:
         x0, n_swaps = _swap_search(U, wu, K, x0, prep.required, upper > 0, t0 + 0.3 * time_limit_s)
+        searched_out = time.perf_counter() < t0 + 0.3 * time_limit_s  # no swap left that improves the plan
         lower, _ = served_by(U, wu, K, x0)
         t1 = time.perf_counter()
         bound, iters = _lagrangian(U, wu, K, p_lo, prep.required, upper > 0, lower, deadline, target_gap=mip_rel_gap)
@@ -356,15 +366,11 @@ def capacitated_max_cover(
         bound = min(bound, float(K[prep.required].sum() + free_k), float(wu.sum()))
         bound = max(bound, lower)
         gap = relative_gap(lower, bound)
+        status, ended = search_status(gap, mip_rel_gap, t0, time_limit_s, searched_out=searched_out)
         raw = RawResult(
-            "optimal" if gap <= mip_rel_gap else "time_limit",
-            x0.astype(float),
-            lower,
-            bound,
-            gap,
-            time.perf_counter() - t1,
-            "greedy + swaps; Lagrangian bound",
-        )
+            status, x0.astype(float), lower, bound, gap, time.perf_counter() - t1, "greedy + swaps; Lagrangian bound",
+            extra=ended,
+        )  # fmt: skip
         x = x0
         t_build = t1 - t0
         notes.append(
