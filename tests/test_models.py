@@ -205,3 +205,36 @@ def test_cbc_backend_agrees_with_highs():
     assert a.objective == b.objective and a.optimal
     D = np.array([[0, 3, 5.0], [3, 0, 4], [5, 4, 0], [6, 2, 1]])
     assert p_median(D, [1, 2, 3, 4], p=1, solver="cbc").objective == p_median(D, [1, 2, 3, 4], p=1).objective
+
+
+def test_a_start_plan_is_where_max_cover_begins():
+    # rows a b c d e (weights 2 2 2 2 1), sites L {a, b}, M {b, c, e}, R {c, d}, p = 2: greedy takes M first and
+    # ends at 7; the optimum {L, R} covers 8. With no time to improve, the plan is the start it was given
+    A = sp.csr_matrix(np.array([[1, 0, 0], [1, 1, 0], [0, 1, 1], [0, 0, 1], [0, 1, 0]], float))
+    w = np.array([2, 2, 2, 2, 1.0])
+    for method in ("lagrangian", "mip"):
+        sol = max_cover(A, w, 2, site_ids=["L", "M", "R"], method=method, time_limit_s=1e-3, start=["L", "R"])
+        assert sol.objective == 8 and sorted(sol.selected) == ["L", "R"]
+    # a start with fewer than p sites is completed greedily; one site is the whole plan's start
+    sol = max_cover(A, w, 2, site_ids=["L", "M", "R"], time_limit_s=1e-3, start=["R"], method="lagrangian")
+    assert "R" in sol.selected and len(sol.selected) == 2
+    with pytest.raises(ValidationError, match="not candidate sites: Q"):
+        max_cover(A, w, 2, site_ids=["L", "M", "R"], start=["L", "Q"])
+    with pytest.raises(ValidationError, match=r"opens 3 new sites; at most p = 2"):
+        max_cover(A, w, 2, site_ids=["L", "M", "R"], start=["L", "M", "R"])
+
+
+def test_price_rule_starts_the_ruled_plan_from_the_plan_without_the_rule(monkeypatch):
+    from facility_planner.models import equity
+
+    calls = []
+
+    def spy(*args, **kw):
+        calls.append(kw)
+        return max_cover(*args, **kw)
+
+    monkeypatch.setattr(equity, "max_cover", spy)
+    A = sp.csr_matrix(np.array([[1, 0, 0], [1, 1, 0], [0, 1, 1], [0, 0, 1], [0, 1, 0]], float))
+    pr = equity.price_rule(A, [2, 2, 2, 2, 1], 1, rule={"groups": [0, 0, 1, 1, 1], "min_group_share": {1: 0.5}})
+    assert "start" not in calls[0] and calls[1]["start"] == pr.free.selected
+    assert pr.ruled.objective <= pr.free.objective

@@ -175,6 +175,31 @@ def _prepare(
     return M, w, prep, R, allowed, reach
 
 
+def _start_mask(
+    start: Any, site_ids: npt.NDArray[Any], required: npt.NDArray[np.bool_], p: int
+) -> npt.NDArray[np.bool_] | None:
+    """``max_cover``'s ``start`` (site ids) as a mask over the sites; a clear error for unknown ids or too many."""
+    if start is None:
+        return None
+    ids = list(pd.unique(pd.Series(list(start), dtype=object)))
+    pos = pd.Index(site_ids).get_indexer(ids)
+    problems = []
+    if (pos < 0).any():
+        unknown = [str(i) for i, k in zip(ids, pos, strict=True) if k < 0]
+        problems.append(
+            f"`start` names {len(unknown)} site id(s) that are not candidate sites: {', '.join(unknown[:5])}"
+            + (" ..." if len(unknown) > 5 else "")
+        )
+    mask = np.zeros(len(site_ids), dtype=bool)
+    mask[pos[pos >= 0]] = True
+    n_new = int((mask & ~required).sum())
+    if n_new > p:
+        problems.append(f"`start` opens {n_new} new sites; at most p = {p}")
+    if problems:
+        raise ValidationError("`start`", problems)
+    return mask
+
+
 def _finish(
     model_name: str,
     M: LabelledMatrix,
@@ -246,6 +271,7 @@ def max_cover(
     solver: str | None = None,
     time_limit_s: float | None = None,
     mip_rel_gap: float | None = None,
+    start: Any = None,
 ) -> Solution:
     r"""Maximal covering: open ``p`` new sites (existing ones kept) to maximise the covered demand weight.
 
@@ -286,6 +312,11 @@ def max_cover(
     solver, time_limit_s, mip_rel_gap
         The solver (``"highs"`` or a PuLP solver name), its time limit in seconds and the relative optimality gap
         at which it may stop (defaults from :mod:`facility_planner.settings`).
+    start
+        Site ids of a plan to start from instead of the greedy one, e.g. the plan of the same model without an
+        equity rule (:func:`~facility_planner.models.equity.price_rule` passes it): its sites that may open are
+        kept, completed greedily to ``p`` new sites, then improved (and, with group minima, repaired) as any start.
+        At most ``p`` new sites. Not used by models with per-unit or budget rows (they start from the solver) or with capacities.
 
     Returns
     -------
@@ -330,6 +361,7 @@ def max_cover(
     M, w, prep, R, allowed, reach = _prepare(coverage, weights, demand_ids, site_ids, side)
     n_req = int(prep.required.sum())
     p = check_p(p, int(allowed.sum()), n_req)
+    start_mask = _start_mask(start, M.col_ids, prep.required, p)
     total = float(w.sum())
     grp = _groups(groups, min_group_share, M, w, reach)
     keep = reach & (w > 0)
@@ -354,7 +386,12 @@ def max_cover(
     x0 = None
     n_swaps = 0
     if not prep.rows:
-        x0 = greedy_max_cover(U, wu, p_lo, prep.required.copy(), upper > 0)
+        if start_mask is None:
+            x0 = greedy_max_cover(U, wu, p_lo, prep.required.copy(), upper > 0)
+        else:
+            # the given plan's sites that may open, completed greedily (a site the reductions closed is replaced)
+            x0 = (start_mask & (upper > 0)) | prep.required
+            x0 = greedy_max_cover(U, wu, p_lo - int((x0 & ~prep.required).sum()), x0, upper > 0)
         x0, n_swaps = swap_local_search(U, wu, x0, prep.required, upper > 0, deadline=t0 + 0.1 * time_limit_s)
         if mins is not None:
             # the repair must finish for the plan to be usable: it may take up to half the time limit
