@@ -366,11 +366,12 @@ def search_status(
     """Status of a plan from a search and a bound that end on their own, with no solver's clock.
 
     Used by the large-model paths of :func:`~facility_planner.models.coverage.max_cover` and
-    :func:`~facility_planner.models.capacity.capacitated_max_cover`. ``"optimal"`` within ``mip_rel_gap``. ``"stalled"`` when the model ended before its time limit (more than 2% of
-    it left) and its last search ended before its own deadline (``searched_out``): the search had nothing left to
-    try and the bound had stopped moving, so the rest of the time was not used and a longer limit is unlikely to
-    narrow the gap (figures ``after_s``, ``limit_s``, ``reason = "converged"``). Else ``"time_limit"``. Returns
-    (status, the ``extra`` entries of a :class:`RawResult`).
+    :func:`~facility_planner.models.capacity.capacitated_max_cover`. ``"optimal"`` within ``mip_rel_gap``.
+    ``"stalled"`` when the model ended before its time limit (more than 2% of it left) and its last search ended
+    before its own deadline (``searched_out``): the search had nothing left to try and the bound had stopped moving,
+    so the rest of the time was not used and a longer limit is unlikely to narrow the gap (figures ``after_s``,
+    ``limit_s``, ``reason = "converged"``). Else ``"time_limit"``. Returns (status, the ``extra`` entries of a
+    :class:`RawResult`).
     """
     if gap <= mip_rel_gap:
         return "optimal", {}

@@ -316,7 +316,8 @@ def max_cover(
         Site ids of a plan to start from instead of the greedy one, e.g. the plan of the same model without an
         equity rule (:func:`~facility_planner.models.equity.price_rule` passes it): its sites that may open are
         kept, completed greedily to ``p`` new sites, then improved (and, with group minima, repaired) as any start.
-        At most ``p`` new sites. Not used by models with per-unit or budget rows (they start from the solver) or with capacities.
+        At most ``p`` new sites. Not used by models with per-unit or budget rows (they start from the solver) or
+        with capacities.
 
     Returns
     -------
