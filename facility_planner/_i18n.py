@@ -128,6 +128,18 @@ _REASONS = [
     (r"(\d[\d,]*) \(a cell chosen for ([a-z_]+)\)", r"\1 个(网格已被 \2 选用)"),
     (r"too few candidate sites", "候选点不足"),
     (r"target not reached", "未达到目标"),
+    # the parts of an equity rule's price (models.equity.RulePrice.describe)
+    (r"the district minimum of (\d+%) covered", r"各区覆盖率不低于 \1"),
+    (r"the township minimum of (\d+%) covered", r"各街乡镇覆盖率不低于 \1"),
+    (r"quotas by district \(each its part of the count, split by ([^)]+)\)", r"按区配额(各区份额按\1分配)"),
+    (r"quotas by township \(each its part of the count, split by ([^)]+)\)", r"按街乡镇配额(各街乡镇份额按\1分配)"),
+    (r"覆盖率 between ([\d.]+) and ([\d.]+) points", r"覆盖率 \1 至 \2 个百分点"),
+    (r"覆盖率 ([\d.]+) points", r"覆盖率 \1 个百分点"),
+    (r" \(proven ≤ ([\d.]+%)\)", r",已证明不超过 \1"),
+    (
+        r" \(the plans found differ by ([\d.]+) points; the interval is what is proven\)",
+        r";所得两方案相差 \1 个百分点,区间为已证明的范围",
+    ),
 ]
 
 

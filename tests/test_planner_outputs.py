@@ -265,6 +265,18 @@ def test_every_text_has_both_languages():
         "the target does not apply here"
     )
     assert ok and "Tongzhou, Changping" in zh and "不适用" in zh
+    # an equity rule's price, every part of it in Chinese (it was half English in the report)
+    zh, ok = note(
+        "the district minimum of 30% covered costs between 0.2 and 3.1 points of coverage: 68.7% covered without it "
+        "(proven ≤ 70.1%), 67.0% with it (the plans found differ by 1.7 points; the interval is what is proven)."
+    )
+    assert ok and "各区覆盖率不低于 30%" in zh and "0.2 至 3.1 个百分点" in zh and "已证明不超过 70.1%" in zh
+    assert "相差 1.7 个百分点" in zh and not re.search("[A-Za-z]", zh)
+    zh, ok = note(
+        "quotas by township (each its part of the count, split by people aged 60+) costs 9.6 points of coverage: "
+        "67.2% covered without it (proven ≤ 70.1%), 57.6% with it."
+    )
+    assert ok and "按街乡镇配额" in zh and "9.6 个百分点" in zh and not re.search("[A-Za-z]", zh)
 
 
 # -------------------------------------------------------------------------------------------------------------- maps
