@@ -135,6 +135,12 @@ _REASONS = [
     (r"quotas by township \(each its part of the count, split by ([^)]+)\)", r"按街乡镇配额(各街乡镇份额按\1分配)"),
     (r"覆盖率 between ([\d.]+) and ([\d.]+) points", r"覆盖率 \1 至 \2 个百分点"),
     (r"覆盖率 ([\d.]+) points", r"覆盖率 \1 个百分点"),
+    (r"覆盖率 at least ([\d.]+) points", r"覆盖率至少 \1 个百分点(不设规则时未证明上界)"),
+    (
+        r" \(the plan found with the rule covers ([\d.]+) points more than the one found without it; the interval is "
+        r"what is proven\)",
+        r";设规则所得方案比不设规则所得方案多覆盖 \1 个百分点,区间为已证明的范围",
+    ),
     (r" \(proven ≤ ([\d.]+%)\)", r",已证明不超过 \1"),
     (
         r" \(the plans found differ by ([\d.]+) points; the interval is what is proven\)",

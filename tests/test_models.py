@@ -238,3 +238,54 @@ def test_price_rule_starts_the_ruled_plan_from_the_plan_without_the_rule(monkeyp
     pr = equity.price_rule(A, [2, 2, 2, 2, 1], 1, rule={"groups": [0, 0, 1, 1, 1], "min_group_share": {1: 0.5}})
     assert "start" not in calls[0] and calls[1]["start"] == pr.free.selected
     assert pr.ruled.objective <= pr.free.objective
+
+
+def test_the_price_sentence_when_the_plan_with_the_rule_found_more(monkeypatch):
+    # SYNTHETIC (a reviewer's reproducer): the plan without the rule is cut off at once, the one with a rule that
+    # barely binds starts from it with more time and covers more: the sentence says so, in English and in Chinese
+    import re
+
+    from scipy.spatial import cKDTree
+
+    from facility_planner._i18n import note
+    from facility_planner.models.equity import price_rule
+
+    rng = np.random.default_rng(3)
+    dem, sites = rng.random((400, 2)), rng.random((120, 2))
+    lists = cKDTree(sites).query_ball_point(dem, 0.12)
+    r = np.repeat(np.arange(400), [len(x) for x in lists])
+    A = sp.csr_matrix((np.ones(len(r)), (r, np.concatenate(lists).astype(int))), shape=(400, 120))
+    w = rng.integers(1, 50, 400).astype(float)
+    g = (dem[:, 0] > 0.5).astype(int)
+    free = max_cover(A, w, 8, groups=g, method="lagrangian", time_limit_s=1e-3, mip_rel_gap=0.0, start=range(8))
+    pr = price_rule(
+        A, w, 8, rule={"groups": g, "min_group_share": 0.05}, name="the district minimum of 5% covered", free=free,
+        method="lagrangian", time_limit_s=3, mip_rel_gap=0.0,
+    )  # fmt: skip
+    assert pr.ruled.objective > free.objective and pr.price_found < 0
+    text = pr.describe()
+    assert "the plan found with the rule covers" in text and "differ by -" not in text
+    zh, ok = note(text)
+    assert ok and "多覆盖" in zh and not re.search("[A-Za-z]", zh)
+    # no bound proven without the rule: no "inf" in the sentence
+    monkeypatch.setattr(pr.free, "best_bound", None)
+    text = pr.describe()
+    assert "at least" in text and "inf" not in text
+    zh, ok = note(text)
+    assert ok and "至少" in zh and not re.search("[A-Za-z]", zh)
+
+
+def test_start_ids_are_checked_everywhere_and_forbidden_ones_are_dropped():
+    A = sp.csr_matrix(np.array([[1, 0, 0], [1, 1, 0], [0, 1, 1], [0, 0, 1], [0, 1, 0]], float))
+    w = np.array([2, 2, 2, 2, 1.0])
+    ids = ["L", "M", "R"]
+    # a forbidden site in the start is dropped and not counted against p
+    sol = max_cover(A, w, 2, site_ids=ids, side=SideConstraints(forbidden=["M"]), start=["L", "M", "R"])
+    assert sorted(sol.selected) == ["L", "R"]
+    # one id given as a string is one id, not its letters
+    with pytest.raises(ValidationError, match="not candidate sites: LR"):
+        max_cover(A, w, 2, site_ids=ids, start="LR")
+    assert "R" in max_cover(A, w, 2, site_ids=ids, start="R", time_limit_s=1e-3, method="lagrangian").selected
+    # with capacities the start is not used, but a wrong id is still refused
+    with pytest.raises(ValidationError, match="not candidate sites: Q"):
+        max_cover(A, w, 2, site_ids=ids, capacity=5, start=["L", "Q"])

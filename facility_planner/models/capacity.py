@@ -361,6 +361,12 @@ def capacitated_max_cover(
         lower, _ = served_by(U, wu, K, x0)
         t1 = time.perf_counter()
         bound, iters = _lagrangian(U, wu, K, p_lo, prep.required, upper > 0, lower, deadline, target_gap=mip_rel_gap)
+        if not searched_out and time.perf_counter() < deadline - 0.02 * time_limit_s:
+            # the bound ended early and the swaps were cut: they get the rest of the time
+            x0, more = _swap_search(U, wu, K, x0, prep.required, upper > 0, deadline)
+            n_swaps += more
+            searched_out = time.perf_counter() < deadline
+            lower, _ = served_by(U, wu, K, x0)
         # the open sites cannot serve more than their capacities, nor more than the demand within reach
         free_k = np.sort(K[(upper > 0) & ~prep.required])[::-1][:p_lo].sum()
         bound = min(bound, float(K[prep.required].sum() + free_k), float(wu.sum()))

@@ -176,12 +176,15 @@ def _prepare(
 
 
 def _start_mask(
-    start: Any, site_ids: npt.NDArray[Any], required: npt.NDArray[np.bool_], p: int
+    start: Any, site_ids: npt.NDArray[Any], required: npt.NDArray[np.bool_], allowed: npt.NDArray[np.bool_], p: int
 ) -> npt.NDArray[np.bool_] | None:
-    """``max_cover``'s ``start`` (site ids) as a mask over the sites; a clear error for unknown ids or too many."""
+    """``max_cover``'s ``start`` (site ids) as a mask over the sites.
+
+    A clear error for unknown ids or more than ``p`` new sites that may open (forbidden ones are dropped, not counted).
+    """
     if start is None:
         return None
-    ids = list(pd.unique(pd.Series(list(start), dtype=object)))
+    ids = list(pd.unique(pd.Series([start] if isinstance(start, str) else list(start), dtype=object)))
     pos = pd.Index(site_ids).get_indexer(ids)
     problems = []
     if (pos < 0).any():
@@ -192,7 +195,7 @@ def _start_mask(
         )
     mask = np.zeros(len(site_ids), dtype=bool)
     mask[pos[pos >= 0]] = True
-    n_new = int((mask & ~required).sum())
+    n_new = int((mask & ~required & allowed).sum())
     if n_new > p:
         problems.append(f"`start` opens {n_new} new sites; at most p = {p}")
     if problems:
@@ -338,6 +341,9 @@ def max_cover(
             raise ValidationError(
                 "`capacity`", ["capacities and group minima together are not supported yet; drop one of them."]
             )
+        if start is not None:  # not used with capacities (see above), but a wrong id is still an error
+            ids = as_matrix(coverage, demand_ids, site_ids).col_ids
+            _start_mask(start, ids, np.zeros(len(ids), bool), np.ones(len(ids), bool), len(ids))
         from .capacity import capacitated_max_cover
 
         return capacitated_max_cover(
@@ -362,7 +368,7 @@ def max_cover(
     M, w, prep, R, allowed, reach = _prepare(coverage, weights, demand_ids, site_ids, side)
     n_req = int(prep.required.sum())
     p = check_p(p, int(allowed.sum()), n_req)
-    start_mask = _start_mask(start, M.col_ids, prep.required, p)
+    start_mask = _start_mask(start, M.col_ids, prep.required, prep.upper > 0, p)
     total = float(w.sum())
     grp = _groups(groups, min_group_share, M, w, reach)
     keep = reach & (w > 0)
@@ -440,8 +446,9 @@ def max_cover(
             U, wu, p_lo, prep.required, upper > 0, lower, deadline=deadline, target_gap=mip_rel_gap, **bkw
         )
         searched_out = False  # whether the last searches ended before their deadlines: nothing left to try
-        if time.perf_counter() < deadline - 0.02 * time_limit_s:
-            # the bound converged early: spend what is left on the plan
+        while not searched_out and time.perf_counter() < deadline - 0.02 * time_limit_s:
+            # the bound converged early: spend what is left on the plan, regions first (half the time left), then
+            # windows; again while the regions were cut short and time remains
             until = deadline - 0.5 * (deadline - time.perf_counter())
             x0, r2, rt2 = region_search(U, wu, x0, prep.required, upper > 0, until, memo=memo, **gkw)
             searched_out = time.perf_counter() < until

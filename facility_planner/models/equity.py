@@ -20,6 +20,7 @@ Examples
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -82,7 +83,10 @@ class RulePrice:
     def describe(self) -> str:
         """One sentence for a summary or report."""
         lo, hi = self.points_low, self.points_high
-        price = f"{lo:.1f} points" if abs(hi - lo) < 0.05 else f"between {lo:.1f} and {hi:.1f} points"
+        if not math.isfinite(hi):  # no bound proven without the rule
+            price = f"at least {lo:.1f} points"
+        else:
+            price = f"{lo:.1f} points" if abs(hi - lo) < 0.05 else f"between {lo:.1f} and {hi:.1f} points"
         fb = self.free.best_bound
         fshare = 100 * self.free.objective / self.total_weight if self.total_weight else 0.0
         rshare = 100 * self.ruled.objective / self.total_weight if self.total_weight else 0.0
@@ -90,7 +94,13 @@ class RulePrice:
         text = f"{self.name} costs {price} of coverage: {fshare:.1f}% covered without it{bound}, {rshare:.1f}% with it"
         if abs(hi - lo) >= 0.05:
             found = 100 * self.price_found / self.total_weight if self.total_weight else 0.0
-            text += f" (the plans found differ by {found:.1f} points; the interval is what is proven)"
+            if found >= 0:
+                text += f" (the plans found differ by {found:.1f} points; the interval is what is proven)"
+            else:  # the run with the rule, started from the plan without it and given more time, found more
+                text += (
+                    f" (the plan found with the rule covers {-found:.1f} points more than the one found without it; "
+                    "the interval is what is proven)"
+                )
         return text + "."
 
     def summary(self) -> dict[str, Any]:
