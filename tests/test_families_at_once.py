@@ -176,7 +176,9 @@ PARALLEL_SOLVES = textwrap.dedent(
     from test_families_at_once import _hard_model
 
     def plan_family(ctx, key, spec, i=0):
-        print("solving", key, flush=True)
+        # one write per line: print's separate writes of two threads interleaved ("solving solving ...")
+        sys.stdout.write(f"solving {{key}}\\n")
+        sys.stdout.flush()
         solve_milp(_hard_model(), time_limit_s=60, mip_rel_gap=0, threads=1)
         raise SystemExit("a solve ran to its end")
 
