@@ -186,11 +186,9 @@ def _city_lp(p: int = 1200):
 
     def run() -> dict:
         import numpy as np
-        import scipy.sparse as sp
 
         from facility_planner.models._large import priced_lp_dive
-        from facility_planner.models._milp import MILP
-        from facility_planner.models.coverage import dominated_columns, merge_identical_rows
+        from facility_planner.models.coverage import dominated_columns, max_cover_milp, merge_identical_rows
 
         cov, w, _, _ = _beijing_instance()
         t = time.perf_counter()
@@ -200,20 +198,7 @@ def _city_lp(p: int = 1200):
         U, wu, _ = merge_identical_rows(R[keep], w[keep])
         U = U[:, np.flatnonzero(~dominated_columns(U))].tocsr()
         n, m = U.shape
-        A = sp.vstack(
-            [sp.hstack([-U, sp.identity(n)]), sp.hstack([sp.csr_matrix(np.ones((1, m))), sp.csr_matrix((1, n))])]
-        ).tocsr()
-        milp = MILP(
-            c=np.r_[np.zeros(m), wu],
-            A=A,
-            row_lower=np.r_[np.full(n, -np.inf), p],
-            row_upper=np.r_[np.zeros(n), p],
-            lower=np.zeros(m + n),
-            upper=np.ones(m + n),
-            integer=np.r_[np.ones(m, bool), np.zeros(n, bool)],
-            maximize=True,
-            root_ipm=True,
-        )
+        milp = max_cover_milp(U, wu, p)  # the model max_cover solves, with no side rows
         none, every = np.zeros(m, bool), np.ones(m, bool)
         priced = priced_lp_dive(milp, U, wu, p, none, every, deadline=time.perf_counter() + 900, max_steps=1)
         lp = priced.dive.lp_objective

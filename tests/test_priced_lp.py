@@ -11,7 +11,8 @@ from scipy.spatial import cKDTree
 
 from facility_planner.models import max_cover
 from facility_planner.models._large import _covered, lagrangian_value, priced_lp_dive
-from facility_planner.models._milp import MILP, lp_dive, stack_rows
+from facility_planner.models._milp import lp_dive
+from facility_planner.models.coverage import max_cover_milp
 
 
 def _town(seed: int, n: int = 2500, m: int = 3000, radius: float = 450.0):
@@ -45,27 +46,10 @@ def _grid(seed: int, side: int = 70, radius: float = 1.6, towns: int = 25):
 
 
 def _milp(U, wu, p, required=None):
-    """The MILP max_cover builds: site columns, then one z per row; the links, then the count row."""
-    nu, m = U.shape
-    required = np.zeros(m, bool) if required is None else required
-    A, rl, ru = stack_rows(
-        [
-            (sp.hstack([-U, sp.identity(nu, format="csr")], format="csr"), -np.inf, 0.0),
-            (sp.csr_matrix(np.r_[(~required).astype(float), np.zeros(nu)][None, :]), p, p),
-        ],
-        m + nu,
-    )
-    return MILP(
-        c=np.r_[np.zeros(m), wu],
-        A=A,
-        row_lower=rl,
-        row_upper=ru,
-        lower=np.r_[required.astype(float), np.zeros(nu)],
-        upper=np.ones(m + nu),
-        integer=np.r_[np.ones(m, bool), np.zeros(nu, bool)],
-        maximize=True,
-        integral_objective=True,
-    )
+    """The MILP max_cover builds (site columns, then one z per row; the links, then the count row), required sites
+    fixed open."""
+    required = np.zeros(U.shape[1], bool) if required is None else required
+    return max_cover_milp(U, wu, p, required=required, lower=required.astype(float))
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

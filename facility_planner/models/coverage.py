@@ -175,6 +175,44 @@ def _prepare(
     return M, w, prep, R, allowed, reach
 
 
+def max_cover_milp(
+    U: sp.csr_matrix,
+    wu: npt.NDArray[np.float64],
+    p: int,
+    *,
+    p_lo: int | None = None,
+    required: npt.NDArray[np.bool_] | None = None,
+    lower: npt.NDArray[np.float64] | None = None,
+    upper: npt.NDArray[np.float64] | None = None,
+    extra: list[Block] | None = None,
+) -> MILP:
+    r"""The maximal covering MILP over merged demand rows ``U`` (rows × sites) of weights ``wu``.
+
+    Columns: the sites, then one :math:`z_i` per row. Rows: the links :math:`z_i - \sum_{j \in N_i} x_j \le 0`,
+    then the count of new sites (not ``required``) between ``p_lo`` (``p`` by default) and ``p``, then ``extra`` row
+    blocks over the same columns. The layout :func:`~facility_planner.models._large.priced_lp_dive` expects when
+    there are no extra rows. ``lower`` and ``upper`` bound the sites (0 and 1 by default).
+    """
+    nu, m = U.shape
+    required = np.zeros(m, bool) if required is None else required
+    A_link = sp.hstack([-U, sp.identity(nu, format="csr")], format="csr")  # z_k - Σ x_j ≤ 0
+    count_row = sp.csr_matrix(np.r_[(~required).astype(float), np.zeros(nu)][None, :])
+    blocks: list[Block] = [(A_link, -math.inf, 0.0), (count_row, p if p_lo is None else p_lo, p), *(extra or [])]
+    A, rl, ru = stack_rows(blocks, m + nu)
+    return MILP(
+        c=np.r_[np.zeros(m), wu],
+        A=A,
+        row_lower=rl,
+        row_upper=ru,
+        lower=np.r_[np.zeros(m) if lower is None else lower, np.zeros(nu)],
+        upper=np.r_[np.ones(m) if upper is None else upper, np.ones(nu)],
+        integer=np.r_[np.ones(m, bool), np.zeros(nu, bool)],
+        maximize=True,
+        integral_objective=bool(np.all(wu == np.round(wu))),
+        root_ipm=True,
+    )
+
+
 def _start_mask(
     start: Any, site_ids: npt.NDArray[Any], required: npt.NDArray[np.bool_], allowed: npt.NDArray[np.bool_], p: int
 ) -> npt.NDArray[np.bool_] | None:
@@ -481,29 +519,17 @@ def max_cover(
         )
         x = x0.astype(float)
     else:
-        A_link = sp.hstack([-U, sp.identity(nu, format="csr")], format="csr")  # z_k - Σ x_j ≤ 0
-        count_row = sp.csr_matrix(np.r_[(~prep.required).astype(float), np.zeros(nu)][None, :])
-        blocks: list[Block] = [(A_link, -math.inf, 0.0), (count_row, p_lo, p)]
+        more_rows: list[Block] = []
         gi = np.flatnonzero(mins[1] > 0) if mins is not None else np.zeros(0, np.int64)
         if mins is not None:
             cu, need = mins
             G = sp.csr_matrix((wu[cu >= 0], (cu[cu >= 0], np.flatnonzero(cu >= 0))), shape=(len(need), nu))[gi]
-            blocks.append((sp.hstack([sp.csr_matrix((len(gi), m)), G], format="csr"), need[gi] - 1e-9, math.inf))
-        blocks += pad_columns(prep.rows, nu)
-        A, rl, ru = stack_rows(blocks, m + nu)
-        integral = bool(np.all(wu == np.round(wu)))
-        milp = MILP(
-            c=np.r_[np.zeros(m), wu],
-            A=A,
-            row_lower=rl,
-            row_upper=ru,
-            lower=np.r_[prep.lower, np.zeros(nu)],
-            upper=np.r_[upper, np.ones(nu)],
-            integer=np.r_[np.ones(m, bool), np.zeros(nu, bool)],
-            maximize=True,
-            integral_objective=integral,
-            root_ipm=True,
+            more_rows.append((sp.hstack([sp.csr_matrix((len(gi), m)), G], format="csr"), need[gi] - 1e-9, math.inf))
+        more_rows += pad_columns(prep.rows, nu)
+        milp = max_cover_milp(
+            U, wu, p, p_lo=p_lo, required=prep.required, lower=prep.lower, upper=upper, extra=more_rows
         )
+        integral = milp.integral_objective
         t_build = time.perf_counter() - t0
         # the LP relaxation and a dive from it: a proven bound and, where the LP is tight, a plan within the gap asked
         # for, before (and often instead of) branch-and-bound
